@@ -1,0 +1,3 @@
+"""ibpolicy-lint: EC2 Image Builder cross-account distribution failures, found before deploy."""
+
+__version__ = "0.1.0"

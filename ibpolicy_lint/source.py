@@ -1,0 +1,42 @@
+"""Where things are: spans in source files, and the files' text for showing them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    """A region of a source file. Lines and columns are 1-based; ``end_column`` is exclusive."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @classmethod
+    def at(cls, file: str, line: int, column: int = 1) -> Span:
+        return cls(file, line, column, line, column)
+
+    def shifted(self, lines: int, columns_on_first_line: int = 0) -> Span:
+        """This span moved down by ``lines`` (used for documents embedded in a larger file)."""
+        column = self.column + (columns_on_first_line if self.line == 1 else 0)
+        end_column = self.end_column + (columns_on_first_line if self.end_line == 1 else 0)
+        return Span(self.file, self.line + lines, column, self.end_line + lines, end_column)
+
+
+class SourceText:
+    """The text of the files read during a scan, kept to quote the offending line in reports."""
+
+    def __init__(self) -> None:
+        self._lines: dict[str, list[str]] = {}
+
+    def add(self, path: str, text: str) -> None:
+        self._lines[path] = text.splitlines()
+
+    def line(self, path: str, number: int) -> str | None:
+        lines = self._lines.get(path)
+        if lines is None or not 1 <= number <= len(lines):
+            return None
+        return lines[number - 1]

@@ -1,0 +1,402 @@
+"""The value domain shared by every loader and check.
+
+A property's value is *known* (``Text``, ``Scalar``, ``ListValue``, ``MapValue``), *unknown* with the
+reason (``Unknown``), or a *choice* between branches of a named decision (``Choice``: a CloudFormation
+condition, a Terraform conditional). Text may hold symbols for parts whose characters the sources do
+not give but whose meaning they do: the source account, the build Region, a resource's ARN.
+
+Checks never look at choices directly: they enumerate *worlds* (one outcome per decision) and
+``select`` each value in each world, so every branch is evaluated and a finding can name the
+decision it rests on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import product
+from typing import Iterable, Iterator, Mapping, Union
+
+from .source import Span
+
+# A decision and the outcome taken, e.g. ("condition UseManagedKey", "true").
+Condition = tuple[str, str]
+Assumption = frozenset  # of Condition
+World = Mapping[str, str]
+ALWAYS: Assumption = frozenset()
+
+# Beyond this many worlds, further decisions are treated as unknown rather than enumerated.
+MAX_WORLDS = 256
+
+
+# --- symbols: parts of a text known by meaning, not by characters -----------------------------
+
+
+class Symbol:
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOf(Symbol):
+    """The account a deployment (a stack, a provider configuration) deploys to."""
+
+    deployment: str
+    label: str = field(default="account", compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RegionOf(Symbol):
+    """The Region a deployment deploys to."""
+
+    deployment: str
+    label: str = field(default="region", compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionOf(Symbol):
+    deployment: str
+    label: str = field(default="partition", compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute(Symbol):
+    """An attribute of a resource in the sources. ``attribute`` uses the neutral names below."""
+
+    resource: str
+    attribute: str
+    label: str = field(default="", compare=False)  # as the sources write it: "MyKey.Arn", "aws_kms_key.ami.arn"
+
+
+@dataclass(frozen=True, slots=True)
+class Opaque(Symbol):
+    """A part whose value the sources do not give."""
+
+    reason: str
+    label: str = field(default="…", compare=False)
+
+
+# Neutral attribute names that loaders translate their syntax into.
+ARN = "arn"
+KEY_ID = "key_id"
+ALIAS_NAME = "alias_name"
+NAME = "name"
+
+Part = Union[str, Symbol]
+
+
+# --- values ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Value:
+    span: Span
+    # Where the value came from when that is not where it is used, e.g. "default of parameter KeyArn".
+    origin: str = ""
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Text(Value):
+    parts: tuple[Part, ...]
+
+    @property
+    def literal(self) -> str | None:
+        """The text when every character is known."""
+        if all(isinstance(part, str) for part in self.parts):
+            return "".join(self.parts)  # type: ignore[arg-type]
+        return None
+
+    @property
+    def symbol(self) -> Symbol | None:
+        """The symbol when the whole text is one symbol (a bare ``Ref``, an attribute reference)."""
+        if len(self.parts) == 1 and isinstance(self.parts[0], Symbol):
+            return self.parts[0]
+        return None
+
+    def shown(self) -> str:
+        """The text as a person would write it, symbols by their labels: ``arn:aws:kms:${AWS::Region}:…``."""
+        symbol = self.symbol
+        if symbol is not None:
+            return symbol.label  # type: ignore[attr-defined]
+        return "".join(part if isinstance(part, str) else "${" + part.label + "}" for part in self.parts)  # type: ignore[attr-defined]
+
+    def shape(self) -> tuple[str, list[Symbol]]:
+        """The text with each symbol replaced by a placeholder (``\\x00<n>\\x00``), and the symbols.
+
+        Placeholders hold no ``:`` or ``/``, so ARN patterns match around symbols.
+        """
+        symbols: list[Symbol] = []
+        shape = ""
+        for part in self.parts:
+            if isinstance(part, str):
+                shape += part
+            else:
+                shape += f"\x00{len(symbols)}\x00"
+                symbols.append(part)
+        return shape, symbols
+
+    def opaque_reason(self) -> str | None:
+        for part in self.parts:
+            if isinstance(part, Opaque):
+                return part.reason
+        return None
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Scalar(Value):
+    """A non-string literal: boolean, number or null."""
+
+    value: bool | int | float | None
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class ListValue(Value):
+    items: tuple[Value, ...]
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class MapValue(Value):
+    entries: dict[str, Value]
+    key_spans: dict[str, Span] = field(default_factory=dict)
+
+    def get(self, key: str) -> Value | None:
+        return self.entries.get(key)
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Unknown(Value):
+    reason: str
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Absent(Value):
+    """Explicitly no value: ``AWS::NoValue``, Terraform ``null``."""
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Choice(Value):
+    subject: str
+    branches: tuple[tuple[str, Value], ...]
+
+
+def text(literal: str, span: Span, origin: str = "") -> Text:
+    return Text(parts=(literal,), span=span, origin=origin)
+
+
+def join_parts(pieces: Iterable[Part]) -> tuple[Part, ...]:
+    """Concatenate parts, merging adjacent literal strings."""
+    merged: list[Part] = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            if not piece:
+                continue
+            if merged and isinstance(merged[-1], str):
+                merged[-1] = merged[-1] + piece
+                continue
+        merged.append(piece)
+    return tuple(merged)
+
+
+def with_origin(value: Value, span: Span, origin: str) -> Value:
+    """The same value, reported at ``span`` (where it is used) and saying where it came from."""
+    combined = origin if not value.origin else f"{value.origin}, via {origin}"
+    return _replace(value, span=span, origin=combined)
+
+
+def _replace(value: Value, **changes) -> Value:
+    fields = {name: getattr(value, name) for name in value.__dataclass_fields__}
+    fields.update(changes)
+    return type(value)(**fields)
+
+
+# --- reading values ----------------------------------------------------------------------------
+
+
+def as_bool(value: Value | None) -> bool | None:
+    """True or False when the value is certainly that boolean (``true``, ``"true"``), else None."""
+    if isinstance(value, Scalar) and isinstance(value.value, bool):
+        return value.value
+    if isinstance(value, Text) and value.literal is not None:
+        lowered = value.literal.strip().lower()
+        if lowered == "true":
+            return True
+        if lowered == "false":
+            return False
+    return None
+
+
+def is_absent(value: Value | None) -> bool:
+    return value is None or isinstance(value, Absent) or (isinstance(value, Scalar) and value.value is None)
+
+
+def field_of(value: Value | None, *keys: str) -> Value | None:
+    """The value at ``keys`` inside nested maps, following every branch of a choice."""
+    for key in keys:
+        if value is None:
+            return None
+        value = _field(value, key)
+    return value
+
+
+def _field(value: Value, key: str) -> Value | None:
+    if isinstance(value, MapValue):
+        return value.entries.get(key)
+    if isinstance(value, Choice):
+        branches = tuple((outcome, _field(branch, key) or Absent(span=branch.span)) for outcome, branch in value.branches)
+        if all(isinstance(branch, Absent) for _, branch in branches):
+            return None
+        return Choice(subject=value.subject, branches=branches, span=value.span, origin=value.origin)
+    if isinstance(value, Unknown):
+        return value
+    return None
+
+
+def members(value: Value | None, assumption: Assumption = ALWAYS) -> list[tuple[Assumption, Value]]:
+    """The items of a list, each with the assumption under which it is present.
+
+    A choice of lists, or an item that is a choice, gives each branch's items under that branch.
+    An unknown list gives one unknown member.
+    """
+    if value is None or isinstance(value, Absent):
+        return []
+    if isinstance(value, Choice):
+        found: list[tuple[Assumption, Value]] = []
+        for outcome, branch in value.branches:
+            found.extend(members(branch, assumption | {(value.subject, outcome)}))
+        return found
+    if isinstance(value, ListValue):
+        found = []
+        for item in value.items:
+            found.extend(_alternatives(item, assumption))
+        return found
+    return [(assumption, value)]
+
+
+def _alternatives(value: Value, assumption: Assumption) -> list[tuple[Assumption, Value]]:
+    if isinstance(value, Choice):
+        found: list[tuple[Assumption, Value]] = []
+        for outcome, branch in value.branches:
+            found.extend(_alternatives(branch, assumption | {(value.subject, outcome)}))
+        return found
+    if is_absent(value):
+        return []
+    return [(assumption, value)]
+
+
+# --- worlds ------------------------------------------------------------------------------------
+
+
+def decisions_in(*items: Value | Assumption | None) -> dict[str, tuple[str, ...]]:
+    """Every decision (and its outcomes) that the given values or assumptions depend on."""
+    found: dict[str, list[str]] = {}
+
+    def note(subject: str, outcome: str) -> None:
+        outcomes = found.setdefault(subject, [])
+        if outcome not in outcomes:
+            outcomes.append(outcome)
+
+    stack: list = [item for item in items if item is not None]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, frozenset):
+            for subject, outcome in item:
+                note(subject, outcome)
+        elif isinstance(item, Choice):
+            for outcome, branch in item.branches:
+                note(item.subject, outcome)
+                stack.append(branch)
+        elif isinstance(item, ListValue):
+            stack.extend(item.items)
+        elif isinstance(item, MapValue):
+            stack.extend(item.entries.values())
+    for subject, outcomes in found.items():
+        if len(outcomes) == 1 and outcomes[0] in ("true", "false"):
+            outcomes.append("false" if outcomes[0] == "true" else "true")
+    return {subject: tuple(outcomes) for subject, outcomes in sorted(found.items())}
+
+
+def worlds(decisions: Mapping[str, tuple[str, ...]]) -> list[dict[str, str]]:
+    """Every combination of outcomes, up to MAX_WORLDS (later decisions stay undecided)."""
+    subjects: list[str] = []
+    count = 1
+    for subject, outcomes in decisions.items():
+        if count * len(outcomes) > MAX_WORLDS:
+            break
+        subjects.append(subject)
+        count *= len(outcomes)
+    return [dict(zip(subjects, combo)) for combo in product(*(decisions[s] for s in subjects))]
+
+
+def choice_over(decisions: Mapping[str, tuple[str, ...]], compute, span: Span, world: dict[str, str] | None = None) -> Value:
+    """A nested choice over ``decisions`` whose leaves are ``compute(world)``.
+
+    Used to push a function through choices in its arguments: ``Fn::Join`` over a list holding
+    an ``Fn::If`` becomes a choice of joined texts.
+    """
+    world = dict(world or {})
+    pending = [s for s in decisions if s not in world]
+    if not pending:
+        return compute(world)
+    subject = pending[0]
+    branches = tuple(
+        (outcome, choice_over(decisions, compute, span, {**world, subject: outcome})) for outcome in decisions[subject]
+    )
+    return Choice(subject=subject, branches=branches, span=span)
+
+
+def holds(assumption: Assumption, world: World) -> bool:
+    return all(world.get(subject, outcome) == outcome for subject, outcome in assumption)
+
+
+def select(value: Value | None, world: World) -> Value | None:
+    """The value in one world: every choice replaced by the branch the world takes."""
+    if value is None:
+        return None
+    if isinstance(value, Choice):
+        outcome = world.get(value.subject)
+        if outcome is None:
+            return Unknown(reason=f"too many combinations to follow {value.subject}", span=value.span)
+        for branch_outcome, branch in value.branches:
+            if branch_outcome == outcome:
+                return select(branch, world)
+        return Absent(span=value.span)
+    if isinstance(value, ListValue):
+        items = tuple(item for item in (select(i, world) for i in value.items) if not isinstance(item, Absent))
+        return ListValue(items=items, span=value.span, origin=value.origin)
+    if isinstance(value, MapValue):
+        entries = {k: v for k, v in ((k, select(v, world)) for k, v in value.entries.items()) if not isinstance(v, Absent)}
+        return MapValue(entries=entries, key_spans=value.key_spans, span=value.span, origin=value.origin)  # type: ignore[arg-type]
+    return value
+
+
+def describe_world(world: World, relevant: Iterable[str] | None = None) -> str:
+    """"UseManagedKey is true and var.share is false"."""
+    subjects = sorted(world) if relevant is None else [s for s in sorted(world) if s in set(relevant)]
+    return " and ".join(f"{subject} is {world[subject]}" for subject in subjects)
+
+
+def common_conditions(chosen: list[dict[str, str]], every: list[dict[str, str]]) -> dict[str, str]:
+    """The smallest set of outcomes shared by the chosen worlds that tells them apart from the rest."""
+    if not chosen:
+        return {}
+    shared = {s: o for s, o in chosen[0].items() if all(w.get(s) == o for w in chosen)}
+    others = [w for w in every if w not in chosen]
+    needed: dict[str, str] = {}
+    for subject, outcome in shared.items():
+        needed[subject] = outcome
+        if not any(all(w.get(s) == o for s, o in needed.items()) for w in others):
+            return needed
+    return shared
+
+
+def iter_texts(value: Value | None) -> Iterator[Text]:
+    """Every text inside a value (used to search documents for account IDs and ARNs)."""
+    stack = [value] if value is not None else []
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Text):
+            yield item
+        elif isinstance(item, ListValue):
+            stack.extend(item.items)
+        elif isinstance(item, MapValue):
+            stack.extend(item.entries.values())
+        elif isinstance(item, Choice):
+            stack.extend(branch for _, branch in item.branches)
