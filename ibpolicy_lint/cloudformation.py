@@ -1,0 +1,619 @@
+"""CloudFormation templates into the neutral model.
+
+Intrinsic functions are resolved as far as the template allows: parameters to their defaults (or
+to ``--parameter-file`` values), pseudo parameters to symbols of the stack's deployment,
+``Fn::If`` over an undecidable condition to a choice of both branches, ``Fn::ImportValue`` and
+dynamic references to unknowns with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from .model import (
+    ContainerRecipe,
+    Deployment,
+    DistributionConfiguration,
+    DistributionEntry,
+    ImageBuild,
+    ImageRecipe,
+    KmsAlias,
+    KmsKey,
+    LaunchPermission,
+    Resource,
+    Volume,
+)
+from .source import Span
+from .values import (
+    ALIAS_NAME,
+    ALWAYS,
+    ARN,
+    KEY_ID,
+    MAX_WORLDS,
+    NAME,
+    Absent,
+    AccountOf,
+    Assumption,
+    Attribute,
+    Choice,
+    ListValue,
+    MapValue,
+    Opaque,
+    PartitionOf,
+    RegionOf,
+    Scalar,
+    Text,
+    Unknown,
+    Value,
+    choice_over,
+    decisions_in,
+    field_of,
+    join_parts,
+    members,
+    select,
+    text,
+    with_origin,
+)
+
+# The bytes that make a file worth parsing as a template, and that make a parse failure worth reporting.
+_TEMPLATE_MARKER = re.compile(rb"AWSTemplateFormatVersion|[\"']?Type[\"']?\s*:\s*[\"']?(?:AWS|Custom)::")
+_DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:[^}]*\}\}")
+_SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+
+def looks_like_template(data: bytes) -> bool:
+    return _TEMPLATE_MARKER.search(data) is not None
+
+
+def is_template(root: Value) -> bool:
+    """A CloudFormation template: ``AWSTemplateFormatVersion``, or resources typed ``AWS::``/``Custom::``."""
+    if not isinstance(root, MapValue):
+        return False
+    if "AWSTemplateFormatVersion" in root.entries:
+        return True
+    resources = root.get("Resources")
+    if not isinstance(resources, MapValue) or not resources.entries:
+        return False
+    for resource in resources.entries.values():
+        resource_type = field_of(resource, "Type")
+        if isinstance(resource_type, Text) and (resource_type.literal or "").startswith(("AWS::", "Custom::")):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class ParameterValue:
+    """A parameter value given outside the template (``--parameter-file``)."""
+
+    value: str
+    source: str
+
+
+def load_template(
+    root: MapValue,
+    path: str,
+    deployment: Deployment,
+    parameter_values: Mapping[str, ParameterValue] | None = None,
+    key_prefix: str | None = None,
+) -> list[Resource]:
+    """The template's resources that the checks know about, in the neutral model."""
+    template = _Template(root, deployment, parameter_values or {}, key_prefix or path)
+    resources: list[Resource] = []
+    for logical_id, (resource_type, raw) in template.resources.items():
+        build = _BUILDERS.get(resource_type)
+        if build is None:
+            continue
+        condition = template.resource_condition(raw)
+        if condition is None:
+            continue
+        properties = template.resolve(field_of(raw, "Properties") or MapValue(entries={}, span=raw.span))
+        header = dict(
+            key=template.resource_key(logical_id),
+            name=logical_id,
+            type=resource_type,
+            span=root.get("Resources").key_spans.get(logical_id, raw.span),  # type: ignore[union-attr]
+            deployment=deployment,
+            condition=condition,
+        )
+        resources.append(build(header, properties))
+    return resources
+
+
+# --- building neutral resources ------------------------------------------------------------------
+
+
+def _image_recipe(header: dict, p: Value) -> Resource:
+    volumes = [
+        Volume(
+            span=item.span,
+            device=field_of(item, "DeviceName"),
+            encrypted=field_of(item, "Ebs", "Encrypted"),
+            kms_key_id=field_of(item, "Ebs", "KmsKeyId"),
+            condition=assumption,
+        )
+        for assumption, item in members(field_of(p, "BlockDeviceMappings"))
+        if field_of(item, "Ebs") is not None
+    ]
+    return ImageRecipe(**header, recipe_name=field_of(p, "Name"), parent_image=field_of(p, "ParentImage"), volumes=volumes)
+
+
+def _container_recipe(header: dict, p: Value) -> Resource:
+    return ContainerRecipe(**header, recipe_name=field_of(p, "Name"))
+
+
+def _distribution_configuration(header: dict, p: Value) -> Resource:
+    entries = []
+    for assumption, item in members(field_of(p, "Distributions")):
+        ami = field_of(item, "AmiDistributionConfiguration")
+        launch = field_of(ami, "LaunchPermissionConfiguration")
+        template_accounts = [
+            account
+            for _, template in members(field_of(item, "LaunchTemplateConfigurations"))
+            if (account := field_of(template, "AccountId")) is not None
+        ]
+        entries.append(
+            DistributionEntry(
+                span=item.span,
+                region=field_of(item, "Region"),
+                kms_key_id=field_of(ami, "KmsKeyId"),
+                target_account_ids=field_of(ami, "TargetAccountIds"),
+                launch_permission=LaunchPermission(
+                    user_ids=field_of(launch, "UserIds"),
+                    user_groups=field_of(launch, "UserGroups"),
+                    organization_arns=field_of(launch, "OrganizationArns"),
+                    organizational_unit_arns=field_of(launch, "OrganizationalUnitArns"),
+                ),
+                launch_template_accounts=template_accounts,
+                condition=assumption,
+            )
+        )
+    return DistributionConfiguration(**header, configuration_name=field_of(p, "Name"), entries=entries)
+
+
+def _image_build(header: dict, p: Value) -> Resource:
+    recipe = field_of(p, "ImageRecipeArn") or field_of(p, "ContainerRecipeArn")
+    return ImageBuild(**header, recipe=recipe, distribution=field_of(p, "DistributionConfigurationArn"))
+
+
+def _kms_key(header: dict, p: Value) -> Resource:
+    return KmsKey(**header, key_spec=field_of(p, "KeySpec"), key_usage=field_of(p, "KeyUsage"), policy=field_of(p, "KeyPolicy"))
+
+
+def _replica_key(header: dict, p: Value) -> Resource:
+    return KmsKey(**header, policy=field_of(p, "KeyPolicy"), replica_of=field_of(p, "PrimaryKeyArn"))
+
+
+def _kms_alias(header: dict, p: Value) -> Resource:
+    return KmsAlias(**header, alias_name=field_of(p, "AliasName"), target_key=field_of(p, "TargetKeyId"))
+
+
+_BUILDERS: dict[str, Callable[[dict, Value], Resource]] = {
+    "AWS::ImageBuilder::ImageRecipe": _image_recipe,
+    "AWS::ImageBuilder::ContainerRecipe": _container_recipe,
+    "AWS::ImageBuilder::DistributionConfiguration": _distribution_configuration,
+    "AWS::ImageBuilder::ImagePipeline": _image_build,
+    "AWS::ImageBuilder::Image": _image_build,
+    "AWS::KMS::Key": _kms_key,
+    "AWS::KMS::ReplicaKey": _replica_key,
+    "AWS::KMS::Alias": _kms_alias,
+}
+
+# What ``Ref`` and ``Fn::GetAtt`` give, in neutral attribute names (RULES.md section 1).
+_REF_ATTRIBUTE = {
+    "AWS::KMS::Key": KEY_ID,
+    "AWS::KMS::ReplicaKey": KEY_ID,
+    "AWS::KMS::Alias": ALIAS_NAME,
+    "AWS::IAM::Role": NAME,
+}
+_GETATT_ATTRIBUTE = {"Arn": ARN, "KeyId": KEY_ID, "Name": NAME}
+
+
+# --- intrinsic functions -------------------------------------------------------------------------
+
+
+class _Template:
+    def __init__(
+        self, root: MapValue, deployment: Deployment, parameter_values: Mapping[str, ParameterValue], key_prefix: str
+    ) -> None:
+        self.deployment = deployment
+        self.parameter_values = parameter_values
+        self.key_prefix = key_prefix
+        self.parameters = _section(root, "Parameters")
+        self.mappings = _section(root, "Mappings")
+        self.conditions = _section(root, "Conditions")
+        self.resources: dict[str, tuple[str, Value]] = {}
+        for logical_id, raw in _section(root, "Resources").entries.items():
+            resource_type = field_of(raw, "Type")
+            literal = resource_type.literal if isinstance(resource_type, Text) else None
+            self.resources[logical_id] = (literal or "", raw)
+        self._condition_values: dict[str, bool | None] = {}
+
+    def resource_key(self, logical_id: str) -> str:
+        return f"{self.key_prefix}#{logical_id}"
+
+    def resource_condition(self, raw: Value) -> Assumption | None:
+        """The assumption a resource exists under, or None when its condition is false."""
+        name = field_of(raw, "Condition")
+        if not isinstance(name, Text) or name.literal is None:
+            return ALWAYS
+        decided = self.condition(name.literal)
+        if decided is None:
+            return frozenset({(f"condition {name.literal}", "true")})
+        return ALWAYS if decided else None
+
+    # -- values
+
+    def resolve(self, raw: Value) -> Value:
+        if isinstance(raw, Text):
+            return self._dynamic_references(raw)
+        if isinstance(raw, ListValue):
+            return ListValue(items=tuple(self.resolve(item) for item in raw.items), span=raw.span)
+        if isinstance(raw, MapValue):
+            if len(raw.entries) == 1:
+                (name, argument), = raw.entries.items()
+                if name == "Ref" or name.startswith("Fn::"):
+                    return self.intrinsic(name, argument, raw.span)
+            entries = {}
+            for key, value in raw.entries.items():
+                resolved = self.resolve(value)
+                if not isinstance(resolved, Absent):
+                    entries[key] = resolved
+            return MapValue(entries=entries, key_spans=raw.key_spans, span=raw.span)
+        return raw
+
+    def _dynamic_references(self, raw: Text) -> Value:
+        literal = raw.literal
+        if literal is None or "{{resolve:" not in literal:
+            return raw
+        pieces: list = []
+        position = 0
+        for match in _DYNAMIC_REFERENCE.finditer(literal):
+            pieces.append(literal[position : match.start()])
+            pieces.append(Opaque(f"dynamic reference {match.group(0)}", match.group(0)))
+            position = match.end()
+        pieces.append(literal[position:])
+        parts = join_parts(pieces)
+        if len(parts) == 1 and isinstance(parts[0], Opaque):
+            return Unknown(reason=f"resolved at deploy time ({parts[0].reason})", span=raw.span)
+        return Text(parts=parts, span=raw.span)
+
+    def intrinsic(self, name: str, argument: Value, span: Span) -> Value:
+        handler = _INTRINSICS.get(name)
+        if handler is None:
+            return Unknown(reason=f"{name} is not evaluated", span=span)
+        return handler(self, argument, span)
+
+    def ref(self, argument: Value, span: Span) -> Value:
+        target = _literal(argument)
+        if target is None:
+            return Unknown(reason="Ref to a computed name", span=span)
+        return self.reference(target, span)
+
+    def reference(self, target: str, span: Span) -> Value:
+        """What ``Ref target`` gives: a parameter's value, a pseudo parameter, a resource's Ref value."""
+        pseudo = self.pseudo(target, span)
+        if pseudo is not None:
+            return pseudo
+        if target in self.parameters.entries:
+            return self.parameter(target, span)
+        if target in self.resources:
+            resource_type = self.resources[target][0]
+            attribute = ARN if resource_type.startswith("AWS::ImageBuilder::") else _REF_ATTRIBUTE.get(resource_type, "ref")
+            return Text(parts=(Attribute(self.resource_key(target), attribute, target),), span=span)
+        return Unknown(reason=f"Ref to {target}, which the template does not define", span=span)
+
+    def pseudo(self, name: str, span: Span) -> Value | None:
+        deployment = self.deployment
+        if name == "AWS::AccountId":
+            return Text(parts=(deployment.account or AccountOf(deployment.key, name),), span=span)
+        if name == "AWS::Region":
+            return Text(parts=(deployment.region or RegionOf(deployment.key, name),), span=span)
+        if name == "AWS::Partition":
+            return Text(parts=(deployment.partition or PartitionOf(deployment.key, name),), span=span)
+        if name == "AWS::NoValue":
+            return Absent(span=span)
+        if name.startswith("AWS::"):
+            return Text(parts=(Opaque(f"the pseudo parameter {name}", name),), span=span)
+        return None
+
+    def parameter(self, name: str, span: Span) -> Value:
+        declaration = self.parameters.entries[name]
+        declared_type = _literal(field_of(declaration, "Type")) or "String"
+        where = f"parameter {name} (line {self.parameters.key_spans[name].line})"
+        if declared_type.startswith("AWS::SSM::Parameter::Value<"):
+            return Unknown(reason=f"{where} is read from SSM Parameter Store at deploy time", span=span)
+        given = self.parameter_values.get(name)
+        if given is not None:
+            raw: str | None = given.value
+            origin = f"{where}, set in {given.source}"
+        else:
+            raw = _literal(field_of(declaration, "Default"))
+            origin = f"the default of {where}"
+            if raw is None:
+                return Unknown(reason=f"{where} has no default", span=span)
+        if declared_type == "CommaDelimitedList" or declared_type.startswith("List<"):
+            items = tuple(text(item.strip(), span, origin) for item in raw.split(",")) if raw else ()
+            return ListValue(items=items, span=span, origin=origin)
+        return text(raw, span, origin)
+
+    def get_att(self, argument: Value, span: Span) -> Value:
+        resource, attribute = None, None
+        if isinstance(argument, ListValue) and len(argument.items) == 2:
+            resource, attribute = _literal(argument.items[0]), _literal(self.resolve(argument.items[1]))
+        elif isinstance(argument, Text) and argument.literal:
+            resource, _, attribute = argument.literal.partition(".")
+        if not resource or not attribute or resource not in self.resources:
+            return Unknown(reason="Fn::GetAtt of a resource the template does not define", span=span)
+        neutral = _GETATT_ATTRIBUTE.get(attribute, attribute)
+        return Text(parts=(Attribute(self.resource_key(resource), neutral, f"{resource}.{attribute}"),), span=span)
+
+    def sub(self, argument: Value, span: Span) -> Value:
+        variables: dict[str, Value] = {}
+        if isinstance(argument, ListValue) and len(argument.items) == 2:
+            argument, names = argument.items
+            if isinstance(names, MapValue):
+                variables = {key: self.resolve(value) for key, value in names.entries.items()}
+        template = _literal(argument)
+        if template is None:
+            return Unknown(reason="Fn::Sub of a computed string", span=span)
+        pieces: list[Value | str] = []
+        position = 0
+        for match in _SUB_VARIABLE.finditer(template):
+            pieces.append(template[position : match.start()])
+            position = match.end()
+            expression = match.group(1).strip()
+            if expression.startswith("!"):
+                pieces.append("${" + expression[1:] + "}")
+            elif expression in variables:
+                pieces.append(variables[expression])
+            elif "." in expression and expression.split(".", 1)[0] in self.resources:
+                resource, attribute = expression.split(".", 1)
+                pieces.append(self.get_att(text(f"{resource}.{attribute}", span), span))
+            else:
+                pieces.append(self.reference(expression, span))
+        pieces.append(template[position:])
+        return self._dynamic_references_in(_concatenate(pieces, span), span)
+
+    def _dynamic_references_in(self, value: Value, span: Span) -> Value:
+        if isinstance(value, Text) and value.literal is not None:
+            return self._dynamic_references(value)
+        return value
+
+    def join(self, argument: Value, span: Span) -> Value:
+        if not (isinstance(argument, ListValue) and len(argument.items) == 2):
+            return Unknown(reason="malformed Fn::Join", span=span)
+        delimiter = _literal(argument.items[0])
+        items = self.resolve(argument.items[1])
+        if delimiter is None:
+            return Unknown(reason="Fn::Join with a computed delimiter", span=span)
+
+        def joined(items: Value) -> Value:
+            if not isinstance(items, ListValue):
+                return _unknown_from(items, "Fn::Join of a list the template does not give", span)
+            pieces: list[Value | str] = []
+            for index, item in enumerate(items.items):
+                if index:
+                    pieces.append(delimiter)
+                pieces.append(item)
+            return _concatenate(pieces, span)
+
+        return _through_choices(items, joined, span)
+
+    def select(self, argument: Value, span: Span) -> Value:
+        if not (isinstance(argument, ListValue) and len(argument.items) == 2):
+            return Unknown(reason="malformed Fn::Select", span=span)
+        index_value = self.resolve(argument.items[0])
+        items = self.resolve(argument.items[1])
+
+        def selected(arguments: Value) -> Value:
+            index, items = arguments.items  # type: ignore[attr-defined]
+            number = _literal(index)
+            if not isinstance(items, ListValue) or number is None or not number.strip().isdigit():
+                return _unknown_from(items, "Fn::Select from a list the template does not give", span)
+            position = int(number)
+            if position >= len(items.items):
+                return Unknown(reason=f"Fn::Select index {position} is past the end of the list", span=span)
+            return items.items[position]
+
+        return _through_choices(ListValue(items=(index_value, items), span=span), selected, span)
+
+    def split(self, argument: Value, span: Span) -> Value:
+        if not (isinstance(argument, ListValue) and len(argument.items) == 2):
+            return Unknown(reason="malformed Fn::Split", span=span)
+        delimiter = _literal(argument.items[0])
+        source = self.resolve(argument.items[1])
+        if not delimiter:
+            return Unknown(reason="Fn::Split with a computed delimiter", span=span)
+
+        def split(source: Value) -> Value:
+            if not isinstance(source, Text):
+                return _unknown_from(source, "Fn::Split of a value the template does not give", span)
+            pieces: list[list] = [[]]
+            for part in source.parts:
+                if isinstance(part, str):
+                    chunks = part.split(delimiter)
+                    pieces[-1].append(chunks[0])
+                    pieces.extend([chunk] for chunk in chunks[1:])
+                else:
+                    pieces[-1].append(part)
+            items = tuple(Text(parts=join_parts(piece), span=span, origin=source.origin) for piece in pieces)
+            return ListValue(items=items, span=span, origin=source.origin)
+
+        return _through_choices(source, split, span)
+
+    def find_in_map(self, argument: Value, span: Span) -> Value:
+        if not (isinstance(argument, ListValue) and len(argument.items) >= 3):
+            return Unknown(reason="malformed Fn::FindInMap", span=span)
+        map_name = _literal(argument.items[0])
+        mapping = self.mappings.get(map_name) if map_name else None
+        if not isinstance(mapping, MapValue):
+            return Unknown(reason=f"Fn::FindInMap of mapping {map_name}, which the template does not define", span=span)
+        top = self.resolve(argument.items[1])
+        second = self.resolve(argument.items[2])
+
+        def look_up(keys: Value) -> Value:
+            top_key, second_key = (_literal(key) for key in keys.items)  # type: ignore[attr-defined]
+            if top_key is None:
+                # An unresolved top key (usually the Region): every row of the mapping is possible.
+                subject = _describe_key(keys.items[0])  # type: ignore[attr-defined]
+                rows = tuple(
+                    (row, look_up(ListValue(items=(text(row, span), keys.items[1]), span=span)))  # type: ignore[attr-defined]
+                    for row in mapping.entries
+                )
+                return Choice(subject=subject, branches=rows, span=span) if rows else Unknown(reason="empty mapping", span=span)
+            found = field_of(mapping, top_key, second_key) if second_key is not None else None
+            if found is None:
+                return Unknown(reason=f"mapping {map_name} has no {top_key}/{second_key}", span=span)
+            origin = f"mapping {map_name}.{top_key}.{second_key} (line {found.span.line})"
+            return with_origin(self.resolve(found), span, origin)
+
+        return _through_choices(ListValue(items=(top, second), span=span), look_up, span)
+
+    def if_(self, argument: Value, span: Span) -> Value:
+        if not (isinstance(argument, ListValue) and len(argument.items) == 3):
+            return Unknown(reason="malformed Fn::If", span=span)
+        name = _literal(argument.items[0])
+        if name is None:
+            return Unknown(reason="Fn::If with a computed condition name", span=span)
+        decided = self.condition(name)
+        if decided is True:
+            return self.resolve(argument.items[1])
+        if decided is False:
+            return self.resolve(argument.items[2])
+        return Choice(
+            subject=f"condition {name}",
+            branches=(("true", self.resolve(argument.items[1])), ("false", self.resolve(argument.items[2]))),
+            span=span,
+        )
+
+    def import_value(self, argument: Value, span: Span) -> Value:
+        exported = self.resolve(argument)
+        name = exported.literal if isinstance(exported, Text) and exported.literal else "a value"
+        return Unknown(reason=f"imported from another stack (Fn::ImportValue {name})", span=span)
+
+    # -- conditions
+
+    def condition(self, name: str, visiting: frozenset[str] = frozenset()) -> bool | None:
+        """True or False when the condition is decided by the template's values, else None."""
+        if name in self._condition_values:
+            return self._condition_values[name]
+        definition = self.conditions.get(name)
+        if definition is None or name in visiting:
+            return None
+        decided = self._evaluate(definition, visiting | {name})
+        self._condition_values[name] = decided
+        return decided
+
+    def _evaluate(self, expression: Value, visiting: frozenset[str]) -> bool | None:
+        if not (isinstance(expression, MapValue) and len(expression.entries) == 1):
+            return None
+        (function, argument), = expression.entries.items()
+        operands = list(argument.items) if isinstance(argument, ListValue) else [argument]
+        if function == "Condition":
+            name = _literal(argument)
+            return self.condition(name, visiting) if name else None
+        if function == "Fn::Equals" and len(operands) == 2:
+            left, right = (self.resolve(operand) for operand in operands)
+            left_text, right_text = _comparable(left), _comparable(right)
+            if left_text is None or right_text is None:
+                return None
+            return left_text == right_text
+        results = [self._evaluate(operand, visiting) for operand in operands]
+        if function == "Fn::Not" and len(results) == 1:
+            return None if results[0] is None else not results[0]
+        if function == "Fn::And":
+            return False if False in results else (None if None in results else True)
+        if function == "Fn::Or":
+            return True if True in results else (None if None in results else False)
+        return None
+
+
+_INTRINSICS: dict[str, Callable[[_Template, Value, Span], Value]] = {
+    "Ref": _Template.ref,
+    "Fn::GetAtt": _Template.get_att,
+    "Fn::Sub": _Template.sub,
+    "Fn::Join": _Template.join,
+    "Fn::Select": _Template.select,
+    "Fn::Split": _Template.split,
+    "Fn::FindInMap": _Template.find_in_map,
+    "Fn::If": _Template.if_,
+    "Fn::ImportValue": _Template.import_value,
+}
+
+
+def _section(root: MapValue, name: str) -> MapValue:
+    section = root.get(name)
+    return section if isinstance(section, MapValue) else MapValue(entries={}, span=root.span)
+
+
+def _literal(value: Value | None) -> str | None:
+    if isinstance(value, Text):
+        return value.literal
+    if isinstance(value, Scalar) and value.value is not None:
+        return str(value.value).lower() if isinstance(value.value, bool) else str(value.value)
+    return None
+
+
+def _comparable(value: Value) -> str | None:
+    if isinstance(value, ListValue):
+        texts = [_literal(item) for item in value.items]
+        return None if None in texts else ",".join(texts)  # type: ignore[arg-type]
+    return _literal(value)
+
+
+def _describe_key(value: Value) -> str:
+    if isinstance(value, Text) and isinstance(value.symbol, RegionOf):
+        return "AWS::Region"
+    if isinstance(value, Unknown):
+        return value.reason
+    return "the mapping key"
+
+
+def _unknown_from(value: Value, reason: str, span: Span) -> Unknown:
+    if isinstance(value, Unknown):
+        return Unknown(reason=value.reason, span=span, origin=value.origin)
+    return Unknown(reason=reason, span=span)
+
+
+def _concatenate(pieces: list[Value | str], span: Span) -> Value:
+    """Join strings and text values into one text; a choice among the pieces gives a choice of texts."""
+    values = [piece for piece in pieces if not isinstance(piece, str)]
+    holder = ListValue(items=tuple(values), span=span)
+
+    def concatenate(resolved: Value) -> Value:
+        resolved_items = iter(resolved.items)  # type: ignore[attr-defined]
+        parts: list = []
+        origins: list[str] = []
+        for piece in pieces:
+            if isinstance(piece, str):
+                parts.append(piece)
+                continue
+            item = next(resolved_items)
+            if isinstance(item, Unknown):
+                return Unknown(reason=item.reason, span=span, origin=item.origin)
+            if isinstance(item, Text):
+                parts.extend(item.parts)
+            elif isinstance(item, Scalar) and item.value is not None:
+                parts.append(_literal(item))
+            else:
+                return Unknown(reason="a list or map inside a string", span=span)
+            if item.origin and item.origin not in origins:
+                origins.append(item.origin)
+        return Text(parts=join_parts(parts), span=span, origin="; ".join(origins))
+
+    return _through_choices(holder, concatenate, span)
+
+
+def _through_choices(value: Value, compute: Callable[[Value], Value], span: Span) -> Value:
+    """``compute`` applied to the value in every branch of the choices it holds."""
+    decisions = decisions_in(value)
+    if not decisions:
+        return compute(value)
+    count = 1
+    for outcomes in decisions.values():
+        count *= len(outcomes)
+    if count > MAX_WORLDS:
+        return Unknown(reason="too many combinations of conditions", span=span)
+    return choice_over(decisions, lambda world: compute(select(value, world)), span)

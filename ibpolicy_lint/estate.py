@@ -1,0 +1,128 @@
+"""The scanned estate: every resource from every file, and how they are wired together.
+
+A recipe and a distribution configuration belong together when an image pipeline or image names
+both, by reference or by a literal ARN that matches a defined name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Iterable, TypeVar
+
+from .model import (
+    Deployment,
+    DistributionConfiguration,
+    ImageBuild,
+    ImageRecipe,
+    Resource,
+)
+from .values import Assumption, Attribute, Text, Value, members
+
+R = TypeVar("R", bound=Resource)
+
+_IMAGEBUILDER_ARN = re.compile(r"^arn:[^:]*:imagebuilder:[^:]*:(?P<owner>[^:]*):(?P<kind>[a-z-]+)/(?P<name>[^/]+)(?:/|$)")
+
+
+@dataclass(frozen=True)
+class Wire:
+    """A recipe whose images a distribution configuration distributes, through a pipeline or image."""
+
+    recipe: ImageRecipe
+    distribution: DistributionConfiguration
+    build: ImageBuild
+    condition: Assumption
+
+
+class Estate:
+    def __init__(self, resources: Iterable[Resource]) -> None:
+        self.resources: dict[str, Resource] = {resource.key: resource for resource in resources}
+
+    def all(self, kind: type[R]) -> list[R]:
+        return [resource for resource in self.resources.values() if isinstance(resource, kind)]
+
+    @cached_property
+    def deployments(self) -> list[Deployment]:
+        seen: dict[str, Deployment] = {}
+        for resource in self.resources.values():
+            seen.setdefault(resource.deployment.key, resource.deployment)
+        return list(seen.values())
+
+    def referenced(self, value: Value | None) -> Resource | None:
+        """The resource a value refers to by reference (``!GetAtt X.Arn``, ``aws_x.y.arn``)."""
+        if isinstance(value, Text) and isinstance(value.symbol, Attribute):
+            return self.resources.get(value.symbol.resource)
+        return None
+
+    def named(self, value: Value | None, kind: type[R], arn_kind: str, near: Deployment) -> list[R]:
+        """The resources of ``kind`` a value names, by reference or by an Image Builder ARN."""
+        resource = self.referenced(value)
+        if resource is not None:
+            return [resource] if isinstance(resource, kind) else []
+        if not isinstance(value, Text):
+            return []
+        match = _IMAGEBUILDER_ARN.match(value.shape()[0])
+        if match is None or match.group("kind") != arn_kind:
+            return []
+        wanted = match.group("name").lower()
+        found = [
+            candidate
+            for candidate in self.all(kind)
+            if _literal_name(candidate).lower().replace(" ", "-") == wanted
+        ]
+        same_deployment = [candidate for candidate in found if candidate.deployment is near]
+        return same_deployment or found
+
+    # -- wiring
+
+    @cached_property
+    def wires(self) -> list[Wire]:
+        wires: list[Wire] = []
+        for build in self.all(ImageBuild):
+            for recipe_assumption, recipe_value in members(build.recipe):
+                for recipe in self.named(recipe_value, ImageRecipe, "image-recipe", build.deployment):
+                    for distribution_assumption, distribution_value in members(build.distribution):
+                        for distribution in self.named(
+                            distribution_value, DistributionConfiguration, "distribution-configuration", build.deployment
+                        ):
+                            condition = build.condition | recipe_assumption | distribution_assumption
+                            wires.append(Wire(recipe, distribution, build, condition))
+        return wires
+
+    def wires_from(self, recipe: ImageRecipe) -> list[Wire]:
+        return [wire for wire in self.wires if wire.recipe is recipe]
+
+    def wires_to(self, distribution: DistributionConfiguration) -> list[Wire]:
+        return [wire for wire in self.wires if wire.distribution is distribution]
+
+    def parent_recipes(self, recipe: ImageRecipe) -> list[tuple[Assumption, ImageRecipe]]:
+        """The recipes, in the sources, of the image a recipe builds on."""
+        found: list[tuple[Assumption, ImageRecipe]] = []
+        for assumption, parent in members(recipe.parent_image):
+            referenced = self.referenced(parent)
+            if isinstance(referenced, ImageBuild):
+                for recipe_assumption, recipe_value in members(referenced.recipe):
+                    for parent_recipe in self.named(recipe_value, ImageRecipe, "image-recipe", referenced.deployment):
+                        found.append((assumption | recipe_assumption | referenced.condition, parent_recipe))
+            else:
+                for parent_recipe in self.named(parent, ImageRecipe, "image", recipe.deployment):
+                    found.append((assumption, parent_recipe))
+        return found
+
+
+def _literal_name(resource: Resource) -> str:
+    name = getattr(resource, "recipe_name", None) or getattr(resource, "configuration_name", None)
+    return (name.literal or "") if isinstance(name, Text) else ""
+
+
+def is_amazon_owned_image(value: Value | None) -> bool:
+    """A public image Amazon publishes (Image Builder managed images, ``/aws/service/`` parameters): unencrypted."""
+    if not isinstance(value, Text):
+        return False
+    shape = value.shape()[0]
+    match = _IMAGEBUILDER_ARN.match(shape)
+    if match is not None:
+        return match.group("owner") == "aws"
+    return "/aws/service/" in shape
+

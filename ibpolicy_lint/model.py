@@ -1,0 +1,125 @@
+"""The neutral model: what CloudFormation and Terraform sources both describe.
+
+Loaders build these objects; checks read only them. Every field that comes from the sources is a
+``Value`` (known, unknown or a choice) with its span. An entity that exists only in some branches
+(a CloudFormation ``Condition``, a Terraform ``count``) carries that ``condition``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .source import Span
+from .values import ALWAYS, Assumption, Value
+
+
+@dataclass(eq=False)
+class Deployment:
+    """Where a group of resources is deployed: a CloudFormation stack, a Terraform provider configuration."""
+
+    key: str
+    name: str
+    account: str | None = None  # the literal account ID, when the sources or the configuration say it
+    region: str | None = None
+    partition: str | None = None
+
+
+@dataclass(eq=False, kw_only=True)
+class Resource:
+    key: str  # unique in the estate
+    name: str  # as the user writes it: "GoldenRecipe", "aws_kms_key.ami"
+    type: str  # the source's type name, for messages: "AWS::KMS::Key"
+    span: Span
+    deployment: Deployment
+    condition: Assumption = ALWAYS
+
+
+@dataclass(eq=False, kw_only=True)
+class Volume:
+    span: Span
+    device: Value | None
+    encrypted: Value | None
+    kms_key_id: Value | None
+    condition: Assumption = ALWAYS
+
+
+@dataclass(eq=False, kw_only=True)
+class ImageRecipe(Resource):
+    recipe_name: Value | None
+    parent_image: Value | None
+    volumes: list[Volume] = field(default_factory=list)
+
+
+@dataclass(eq=False, kw_only=True)
+class ContainerRecipe(Resource):
+    """Container images go to ECR: no AMI rule applies, but pipelines may name them."""
+
+    recipe_name: Value | None
+
+
+@dataclass(eq=False, kw_only=True)
+class LaunchPermission:
+    user_ids: Value | None = None
+    user_groups: Value | None = None
+    organization_arns: Value | None = None
+    organizational_unit_arns: Value | None = None
+
+
+@dataclass(eq=False, kw_only=True)
+class DistributionEntry:
+    span: Span
+    region: Value | None
+    kms_key_id: Value | None
+    target_account_ids: Value | None
+    launch_permission: LaunchPermission
+    launch_template_accounts: list[Value] = field(default_factory=list)
+    condition: Assumption = ALWAYS
+
+
+@dataclass(eq=False, kw_only=True)
+class DistributionConfiguration(Resource):
+    configuration_name: Value | None
+    entries: list[DistributionEntry] = field(default_factory=list)
+
+
+@dataclass(eq=False, kw_only=True)
+class ImageBuild(Resource):
+    """An image pipeline or a one-off image: it ties a recipe to a distribution configuration."""
+
+    recipe: Value | None
+    distribution: Value | None
+
+
+@dataclass(eq=False, kw_only=True)
+class KmsKey(Resource):
+    key_spec: Value | None = None
+    key_usage: Value | None = None
+    policy: Value | None = None
+    replica_of: Value | None = None  # a replica key's primary key ARN
+
+
+@dataclass(eq=False, kw_only=True)
+class KmsAlias(Resource):
+    alias_name: Value | None
+    target_key: Value | None
+
+
+@dataclass(eq=False, kw_only=True)
+class KeyLookup(Resource):
+    """A key found at plan time by its ID, ARN or alias (Terraform ``data "aws_kms_key"``)."""
+
+    lookup: Value | None
+
+
+@dataclass(eq=False, kw_only=True)
+class EbsEncryptionByDefault(Resource):
+    """Account-level EBS encryption by default in the deployment's Region."""
+
+    enabled: Value | None
+
+
+@dataclass(eq=False, kw_only=True)
+class EbsDefaultKey(Resource):
+    """The account's default EBS key in the deployment's Region."""
+
+    key: Value | None
