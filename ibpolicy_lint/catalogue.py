@@ -1,0 +1,67 @@
+"""The rule catalogue (``rules/*.yaml``): titles, severities, the AWS errors predicted, fixes, examples.
+
+It drives ``--list-rules``, ``--explain``, report metadata and the documentation; the tests run
+every example through the command line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    severity: str
+    predicts: str | None
+    summary: str
+    rationale: str
+    fix: str
+    examples: dict
+
+
+def rules_dir() -> Path:
+    """Inside the installed package (wheel), else the repository's top-level ``rules/``."""
+    packaged = Path(__file__).parent / "rules"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "rules"
+
+
+@lru_cache(maxsize=1)
+def load_catalogue() -> dict[str, Rule]:
+    rules: dict[str, Rule] = {}
+    for path in sorted(rules_dir().glob("IBP*.yaml")):
+        raw = yaml.load(path.read_bytes(), Loader=_Loader)
+        rules[raw["id"]] = Rule(**raw)
+    return rules
+
+
+def catalogue_errors() -> list[str]:
+    """Schema violations in the catalogue, one line each (empty when valid)."""
+    import jsonschema
+
+    schema = json.loads((rules_dir() / "schema.json").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    errors: list[str] = []
+    for path in sorted(rules_dir().glob("IBP*.yaml")):
+        raw = yaml.load(path.read_bytes(), Loader=_Loader)
+        for error in validator.iter_errors(raw):
+            where = "/".join(str(part) for part in error.absolute_path) or "(top)"
+            errors.append(f"{path.name}: {where}: {error.message}")
+        if isinstance(raw, dict) and raw.get("id") != path.stem:
+            errors.append(f"{path.name}: id {raw.get('id')!r} does not match the file name")
+    return errors
+
+
+def matches(rule_id: str, selectors: list[str]) -> bool:
+    """Whether a rule ID matches any selector (an ID or a prefix such as ``IBP1``)."""
+    return any(rule_id.startswith(selector.upper()) for selector in selectors)

@@ -1,0 +1,168 @@
+"""The command line (DESIGN.md section 2). Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage error."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+from . import __version__
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+FAIL_ON = ("error", "warning", "info", "never")
+
+
+class UsageError(Exception):
+    """A problem with the command line or configuration: one line on stderr, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would exit itself; we want one code path
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="ibpolicy-lint",
+        description="Find EC2 Image Builder cross-account distribution failures in CloudFormation and Terraform, before deploy.",
+    )
+    parser.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="files or folders to scan (default: .)")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="report format (default: text)")
+    parser.add_argument("--output-file", metavar="FILE", help="write the report to FILE instead of standard output")
+    parser.add_argument("--select", metavar="IDS", help="only these rule IDs or prefixes, comma-separated (e.g. IBP1,IBP203)")
+    parser.add_argument("--ignore", metavar="IDS", help="skip these rule IDs or prefixes, comma-separated")
+    parser.add_argument("--fail-on", choices=FAIL_ON, default="warning", help="lowest severity that makes the exit code 1 (default: warning)")
+    parser.add_argument(
+        "--parameter-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help='CloudFormation parameter values, [{"ParameterKey","ParameterValue"}] or {"Parameters": {...}}; may repeat (later files win)',
+    )
+    parser.add_argument("--list-rules", action="store_true", help="list the rules and exit")
+    parser.add_argument("--explain", metavar="ID", help="print a rule's catalogue entry and exit")
+    parser.add_argument("--version", action="version", version=f"ibpolicy-lint {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(list(sys.argv[1:] if argv is None else argv))
+    except UsageError as error:
+        print(f"ibpolicy-lint: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_CLEAN
+    except Exception as error:  # noqa: BLE001 - a traceback must not reach the user
+        if os.environ.get("IBPOLICY_LINT_DEBUG"):
+            raise
+        print(
+            f"ibpolicy-lint: internal error: {type(error).__name__}: {error}\n"
+            "This is a bug; set IBPOLICY_LINT_DEBUG=1 to see the traceback, and please report it.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+
+
+def _run(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    if args.list_rules:
+        return _write(args.output_file, _list_rules())
+    if args.explain:
+        return _write(args.output_file, _explain(args.explain))
+
+    from .catalogue import load_catalogue, matches
+    from .scan import ScanOptions, read_parameter_file, scan
+
+    known = sorted(load_catalogue())
+    select = _selectors(args.select, known, "--select")
+    ignore = _selectors(args.ignore, known, "--ignore")
+
+    def wanted(rule: str) -> bool:
+        return (not select or matches(rule, select)) and not (ignore and matches(rule, ignore))
+
+    parameter_values: dict = {}
+    for path in args.parameter_file:
+        try:
+            parameter_values.update(read_parameter_file(path))
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+
+    result = scan(ScanOptions(paths=args.paths, parameter_values=parameter_values, wanted=wanted))
+
+    from .report import render
+
+    _write(args.output_file, render(result, args.format, __version__))
+    return _exit_code(result.findings, args.fail_on)
+
+
+def _selectors(raw: str | None, known: list[str], option: str) -> list[str]:
+    if not raw:
+        return []
+    selectors = [item.strip().upper() for item in raw.split(",") if item.strip()]
+    for selector in selectors:
+        if not any(rule.startswith(selector) for rule in known):
+            raise UsageError(f"{option}: {selector} matches no rule (see --list-rules)")
+    return selectors
+
+
+def _exit_code(findings: list, fail_on: str) -> int:
+    if fail_on == "never":
+        return EXIT_CLEAN
+    from .findings import Severity
+
+    threshold = Severity.parse(fail_on)
+    return EXIT_FINDINGS if any(finding.severity >= threshold for finding in findings) else EXIT_CLEAN
+
+
+def _write(output_file: str | None, text: str) -> int:
+    if output_file:
+        try:
+            with open(output_file, "w", encoding="utf-8", newline="\n") as stream:
+                stream.write(text)
+        except OSError as error:
+            raise UsageError(f"cannot write {output_file}: {error.strerror or error}") from None
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return EXIT_CLEAN
+
+
+def _list_rules() -> str:
+    from .catalogue import load_catalogue
+
+    rows = [f"{rule.id}  {rule.severity:<7}  {rule.title}" for rule in load_catalogue().values()]
+    return "\n".join(rows) + "\n"
+
+
+def _explain(rule_id: str) -> str:
+    from .catalogue import load_catalogue
+
+    rule = load_catalogue().get(rule_id.strip().upper())
+    if rule is None:
+        raise UsageError(f"--explain: no rule {rule_id} (see --list-rules)")
+    sections = [
+        f"{rule.id} ({rule.severity}): {rule.title}",
+        "",
+        "What it detects",
+        _indent(rule.summary),
+        "",
+    ]
+    if rule.predicts:
+        sections += ["The AWS error it prevents", _indent(rule.predicts), ""]
+    sections += ["Why", _indent(rule.rationale), "", "Fix", _indent(rule.fix), ""]
+    for language, pair in rule.examples.items():
+        title = "CloudFormation" if language == "cloudformation" else "Terraform"
+        sections += [f"{title}: fails", _indent(pair["bad"]), f"{title}: fixed", _indent(pair["good"])]
+    return "\n".join(sections).rstrip() + "\n"
+
+
+def _indent(text: str) -> str:
+    return "\n".join(("    " + line) if line.strip() else "" for line in text.strip("\n").splitlines())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

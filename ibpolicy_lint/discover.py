@@ -1,0 +1,178 @@
+"""Finding the files to read: walk the paths given, classify by name, honour excludes.
+
+Symlinked folders are never followed (their targets inside the tree are scanned where they are;
+outside it they are not ours to read). A symlinked file is read only when its target is inside
+the scanned tree. Only regular files are opened: a FIFO or device in the tree cannot hang a scan.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+# Folders that hold tools' state, not the user's sources. `.terraform` is read only through module references.
+DEFAULT_EXCLUDED_DIRS = frozenset(
+    {
+        ".git", ".hg", ".svn", ".terraform", "node_modules", ".venv", "venv", ".tox", ".nox",
+        "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".cache",
+    }
+)  # fmt: skip
+
+DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json", ".template")
+TERRAFORM_SUFFIXES = (".tf", ".tf.json")
+TFVARS_SUFFIXES = (".tfvars", ".tfvars.json")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    path: Path  # as the operating system opens it
+    display: str  # relative to the current directory, with "/" separators
+    kind: str  # "document" (YAML/JSON that may be a template), "terraform", "terraform-json", "tfvars"
+    explicit: bool = False  # named on the command line
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    display: str
+    reason: str
+
+
+def classify(name: str) -> str | None:
+    lowered = name.lower()
+    if lowered.endswith(TFVARS_SUFFIXES):
+        return "tfvars"
+    if lowered.endswith(".tf.json"):
+        return "terraform-json"
+    if lowered.endswith(".tf"):
+        return "terraform"
+    if lowered.endswith(DOCUMENT_SUFFIXES):
+        return "document"
+    return None
+
+
+def display_path(path: Path, cwd: Path) -> str:
+    try:
+        relative = os.path.relpath(path, cwd)
+    except ValueError:  # another drive on Windows
+        relative = str(path)
+    return relative.replace(os.sep, "/")
+
+
+def discover(paths: Iterable[str], exclude: Iterable[str] = (), cwd: Path | None = None) -> tuple[list[Candidate], list[Unreadable]]:
+    """The files to read under ``paths`` (sorted, without duplicates), and paths that cannot be read."""
+    cwd = cwd or Path.cwd()
+    excluded = compile_globs(exclude)
+    found: dict[str, Candidate] = {}
+    problems: list[Unreadable] = []
+    for given in paths:
+        path = Path(given)
+        display = display_path(path, cwd)
+        if path.is_symlink() and not path.exists():
+            problems.append(Unreadable(display, "is a broken symbolic link"))
+        elif path.is_dir():
+            _walk(path, cwd, excluded, found, problems)
+        elif path.exists():
+            kind = classify(path.name)
+            if kind is not None and not _is_excluded(display, excluded):
+                problem = _not_regular(path)
+                if problem:
+                    problems.append(Unreadable(display, problem))
+                else:
+                    found.setdefault(display, Candidate(path, display, kind, explicit=True))
+        else:
+            problems.append(Unreadable(display, "does not exist"))
+    return [found[key] for key in sorted(found)], problems
+
+
+def _walk(root: Path, cwd: Path, excluded: list[re.Pattern], found: dict[str, Candidate], problems: list[Unreadable]) -> None:
+    real_root = os.path.realpath(root)
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as error:
+            problems.append(Unreadable(display_path(folder, cwd), f"cannot be listed: {error.strerror or error}"))
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            display = display_path(path, cwd)
+            try:
+                is_link = entry.is_symlink()
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in DEFAULT_EXCLUDED_DIRS and not _is_excluded(display + "/", excluded):
+                        if not (path / "pyvenv.cfg").exists():  # a virtual environment under another name
+                            pending.append(path)
+                    continue
+            except OSError:
+                is_link = False
+            kind = classify(entry.name)
+            if kind is None or _is_excluded(display, excluded):
+                continue
+            if is_link:
+                if entry.is_dir():  # a symlinked folder with a file-like name
+                    continue
+                target = os.path.realpath(path)
+                if not os.path.exists(target):
+                    problems.append(Unreadable(display, "is a broken symbolic link"))
+                    continue
+                if os.path.commonpath([real_root, target]) != real_root:
+                    continue  # points out of the scanned tree
+            problem = _not_regular(path)
+            if problem:
+                problems.append(Unreadable(display, problem))
+                continue
+            found.setdefault(display, Candidate(path, display, kind))
+
+
+def _not_regular(path: Path) -> str | None:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        return f"cannot be read: {error.strerror or error}"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file (a FIFO, socket or device)"
+    return None
+
+
+def compile_globs(patterns: Iterable[str]) -> list[re.Pattern]:
+    return [glob_to_regex(pattern) for pattern in patterns]
+
+
+def glob_to_regex(pattern: str) -> re.Pattern:
+    """A path glob: ``*`` within a segment, ``**`` across segments, ``?`` one character.
+
+    A pattern without a slash matches at any depth (like ``.gitignore``); a trailing ``/**``
+    also matches the folder itself.
+    """
+    pattern = pattern.strip()
+    if pattern.startswith("./"):
+        pattern = pattern[2:]
+    anchored = "/" in pattern.rstrip("/")
+    out = ""
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if pattern.startswith("**/", index):
+            out += "(?:.*/)?"
+            index += 3
+            continue
+        if pattern.startswith("**", index):
+            out += ".*"
+            index += 2
+            continue
+        out += "[^/]*" if char == "*" else "[^/]" if char == "?" else re.escape(char)
+        index += 1
+    if out.endswith("/.*"):
+        out = out[:-3] + "(?:/.*)?"
+    prefix = "" if anchored else "(?:.*/)?"
+    return re.compile(f"^{prefix}{out}/?$")
+
+
+def _is_excluded(display: str, excluded: list[re.Pattern]) -> bool:
+    path = display.rstrip("/")
+    return any(pattern.match(path) or pattern.match(path + "/") for pattern in excluded)

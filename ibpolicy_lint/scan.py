@@ -1,0 +1,135 @@
+"""One scan: discover -> load -> link -> check. Reports are written elsewhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+from . import cloudformation
+from .checks import run_checks
+from .discover import Candidate, Unreadable, discover
+from .documents import DocumentError, decode, parse_json, parse_yaml
+from .estate import Estate
+from .findings import Finding, Severity
+from .model import Deployment, Resource
+from .source import SourceText, Span
+
+# Twice what CloudFormation accepts (1 MB from S3); YAML needs ~70 MB of memory per MB (PARSING.md).
+MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
+
+
+@dataclass
+class ScanOptions:
+    paths: list[str] = field(default_factory=lambda: ["."])
+    exclude: list[str] = field(default_factory=list)
+    parameter_values: Mapping[str, cloudformation.ParameterValue] = field(default_factory=dict)
+    wanted: Callable[[str], bool] = lambda rule: True
+
+
+@dataclass
+class ScanResult:
+    findings: list[Finding]
+    files: int
+    text: SourceText
+
+
+def scan(options: ScanOptions) -> ScanResult:
+    candidates, unreadable = discover(options.paths, options.exclude)
+    text = SourceText()
+    findings: list[Finding] = [_unreadable(problem) for problem in unreadable]
+    resources: list[Resource] = []
+    files = len(unreadable)
+    for candidate in candidates:
+        loaded = _load(candidate, options, text)
+        if loaded is None:
+            continue
+        files += 1
+        found, problems = loaded
+        resources.extend(found)
+        findings.extend(problems)
+    findings.extend(run_checks(Estate(resources), options.wanted))
+    findings = [finding for finding in findings if options.wanted(finding.rule)]
+    return ScanResult(findings=sorted(set(findings), key=Finding.sort_key), files=files, text=text)
+
+
+def _load(candidate: Candidate, options: ScanOptions, text: SourceText) -> tuple[list[Resource], list[Finding]] | None:
+    """The resources a file holds and its problems; None when it is not a source we read."""
+    if candidate.kind != "document":
+        return None  # Terraform arrives with its own loader
+    try:
+        with open(candidate.path, "rb") as stream:
+            data = stream.read(MAX_DOCUMENT_BYTES + 1)
+    except OSError as error:
+        return [], [_problem(candidate.display, f"cannot be read: {error.strerror or error}")]
+    if not cloudformation.looks_like_template(data):
+        return None
+    if len(data) > MAX_DOCUMENT_BYTES:
+        limit = MAX_DOCUMENT_BYTES // (1024 * 1024)
+        return [], [_problem(candidate.display, f"is larger than {limit} MB, the limit for a template; not checked")]
+    text.add(candidate.display, decode(data))
+    parse = parse_json if candidate.path.name.lower().endswith(".json") else parse_yaml
+    try:
+        document = parse(data, candidate.display)
+    except DocumentError as error:
+        return [], [_problem(candidate.display, f"cannot be parsed: {error.reason}", error.line, error.column)]
+    except RecursionError:
+        return [], [_problem(candidate.display, "cannot be parsed: nesting too deep")]
+    if not cloudformation.is_template(document.root):
+        return None
+    problems = [
+        Finding(
+            "IBP000",
+            Severity.ERROR,
+            f"{candidate.display}: key {duplicate.key!r} appears twice (lines {duplicate.first.line} and "
+            f"{duplicate.second.line}); CloudFormation's behaviour is undefined, this linter read the last one",
+            duplicate.second,
+        )
+        for duplicate in document.duplicates
+    ]
+    deployment = Deployment(key=f"stack:{candidate.display}", name=f"stack {candidate.display}")
+    try:
+        resources = cloudformation.load_template(document.root, candidate.display, deployment, options.parameter_values)
+    except RecursionError:
+        return [], [*problems, _problem(candidate.display, "cannot be evaluated: nesting too deep")]
+    return resources, problems
+
+
+def _problem(display: str, reason: str, line: int | None = None, column: int | None = None) -> Finding:
+    where = f" (line {line}, column {column})" if line and column else f" (line {line})" if line else ""
+    return Finding("IBP000", Severity.ERROR, f"{display}{where} {reason}", Span.at(display, line or 1, column or 1))
+
+
+def _unreadable(problem: Unreadable) -> Finding:
+    return _problem(problem.display, problem.reason)
+
+
+def read_parameter_file(path: str) -> dict[str, cloudformation.ParameterValue]:
+    """CloudFormation parameters: ``[{"ParameterKey", "ParameterValue"}]`` or ``{"Parameters": {...}}``.
+
+    Raises ValueError with a message for the user when the file is not in either form.
+    """
+    import json
+
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except OSError as error:
+        raise ValueError(f"cannot read parameter file {path}: {error.strerror or error}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"parameter file {path} is not JSON: {error.msg} (line {error.lineno})") from None
+    pairs: list[tuple[object, object]] = []
+    if isinstance(raw, list):
+        for item in raw:
+            if not isinstance(item, dict) or "ParameterKey" not in item:
+                raise ValueError(f"parameter file {path}: every item needs ParameterKey and ParameterValue")
+            pairs.append((item["ParameterKey"], item.get("ParameterValue")))
+    elif isinstance(raw, dict) and isinstance(raw.get("Parameters"), dict):
+        pairs = list(raw["Parameters"].items())
+    else:
+        raise ValueError(f'parameter file {path}: expected [{{"ParameterKey": …, "ParameterValue": …}}] or {{"Parameters": {{…}}}}')
+    values: dict[str, cloudformation.ParameterValue] = {}
+    for key, value in pairs:
+        if isinstance(value, list):
+            value = ",".join(str(item) for item in value)
+        values[str(key)] = cloudformation.ParameterValue(str(value) if value is not None else "", path)
+    return values
