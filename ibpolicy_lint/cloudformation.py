@@ -323,7 +323,10 @@ class _Template:
         declared_type = _literal(field_of(declaration, "Type")) or "String"
         where = f"parameter {name} (line {self.parameters.key_spans[name].line})"
         if declared_type.startswith("AWS::SSM::Parameter::Value<"):
-            return Unknown(reason=f"{where} is read from SSM Parameter Store at deploy time", span=span)
+            given = self.parameter_values.get(name)
+            path = given.value if given else _literal(field_of(declaration, "Default"))
+            named = f" {path}" if path else ""
+            return Unknown(reason=f"{where} is read from the SSM parameter{named} at deploy time", span=span)
         given = self.parameter_values.get(name)
         if given is not None:
             raw: str | None = given.value

@@ -18,7 +18,7 @@ from .model import (
     ImageRecipe,
     Resource,
 )
-from .values import Assumption, Attribute, Text, Value, members
+from .values import Assumption, Attribute, Text, Unknown, Value, members
 
 R = TypeVar("R", bound=Resource)
 
@@ -118,6 +118,9 @@ def _literal_name(resource: Resource) -> str:
 
 def is_amazon_owned_image(value: Value | None) -> bool:
     """A public image Amazon publishes (Image Builder managed images, ``/aws/service/`` parameters): unencrypted."""
+    if isinstance(value, Unknown):
+        # An SSM parameter or dynamic reference resolved at deploy time still names its public path.
+        return "/aws/service/" in value.reason
     if not isinstance(value, Text):
         return False
     shape = value.shape()[0]

@@ -31,7 +31,7 @@ from ..sharing import (
     view_entry,
     views_of,
 )
-from ..values import Choice, RegionOf, Text, Value, World, as_bool, holds, is_absent, select
+from ..values import Choice, RegionOf, Text, Unknown, Value, World, as_bool, holds, is_absent, select
 from ..verdicts import Undecided, Verdict, Violated, judge
 from . import emits
 
@@ -64,6 +64,8 @@ def _from(value: Value | None) -> str:
 
 
 def _shown(value: Value | None) -> str:
+    if isinstance(value, Unknown):
+        return f"a value the sources do not give ({value.reason})"
     return value.shown() if isinstance(value, Text) else "?"
 
 

@@ -1,0 +1,51 @@
+"""Helpers shared by the tests: run the real command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "fixtures"
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def report(self) -> dict:
+        return json.loads(self.stdout)
+
+    @property
+    def findings(self) -> list[dict]:
+        return self.report["findings"]
+
+
+def run_cli(*args: str, cwd: Path | str | None = None, timeout: float = 120) -> Run:
+    """Run ``ibpolicy-lint`` as a user would (``python -m ibpolicy_lint``), in ``cwd``."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("IBPOLICY_LINT_DEBUG", None)
+    completed = subprocess.run(
+        [sys.executable, "-m", "ibpolicy_lint", *args],
+        cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    return Run(completed.returncode, completed.stdout, completed.stderr)
+
+
+@pytest.fixture
+def cli():
+    return run_cli

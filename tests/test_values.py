@@ -1,0 +1,58 @@
+"""The value domain: choices, worlds and selection."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ibpolicy_lint.source import Span
+from ibpolicy_lint.values import (
+    Absent,
+    Choice,
+    ListValue,
+    as_bool,
+    common_conditions,
+    decisions_in,
+    members,
+    select,
+    text,
+    worlds,
+)
+
+SPAN = Span.at("t.yaml", 1)
+
+
+def choice(subject: str, yes, no) -> Choice:
+    return Choice(subject=subject, branches=(("true", yes), ("false", no)), span=SPAN)
+
+
+def test_every_world_selects_one_branch_of_each_decision():
+    value = ListValue(items=(choice("A", text("a1", SPAN), text("a2", SPAN)), choice("B", text("b1", SPAN), Absent(span=SPAN))), span=SPAN)
+    every = worlds(decisions_in(value))
+    assert len(every) == 4
+    selected = sorted(tuple(item.literal for item in select(value, world).items) for world in every)
+    assert selected == [("a1",), ("a1", "b1"), ("a2",), ("a2", "b1")]
+
+
+def test_members_carry_the_assumption_they_exist_under():
+    value = ListValue(items=(text("x", SPAN), choice("A", text("y", SPAN), Absent(span=SPAN))), span=SPAN)
+    assert [(sorted(a), m.literal) for a, m in members(value)] == [([], "x"), ([("A", "true")], "y")]
+
+
+def test_common_conditions_names_what_tells_violating_worlds_apart():
+    every = [{"A": "true", "B": "true"}, {"A": "true", "B": "false"}, {"A": "false", "B": "true"}, {"A": "false", "B": "false"}]
+    assert common_conditions(every[:2], every) == {"A": "true"}
+
+
+@given(st.sampled_from(["true", "TRUE", " True ", "false", "False"]))
+def test_booleans_from_strings(raw):
+    assert as_bool(text(raw, SPAN)) is (raw.strip().lower() == "true")
+
+
+@given(st.lists(st.sampled_from("ABCDEFGHIJ"), min_size=0, max_size=12))
+def test_worlds_are_complete_and_bounded(subjects):
+    value = ListValue(items=tuple(choice(s, text("1", SPAN), text("0", SPAN)) for s in subjects), span=SPAN)
+    distinct = set(subjects)
+    every = worlds(decisions_in(value))
+    assert len(every) == min(2 ** len(distinct), 256)
+    assert len({tuple(sorted(w.items())) for w in every}) == len(every)
