@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import __version__
 
@@ -32,13 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-file", metavar="FILE", help="write the report to FILE instead of standard output")
     parser.add_argument("--select", metavar="IDS", help="only these rule IDs or prefixes, comma-separated (e.g. IBP1,IBP203)")
     parser.add_argument("--ignore", metavar="IDS", help="skip these rule IDs or prefixes, comma-separated")
-    parser.add_argument("--fail-on", choices=FAIL_ON, default="warning", help="lowest severity that makes the exit code 1 (default: warning)")
+    parser.add_argument(
+        "--fail-on", choices=FAIL_ON, default="warning", help="lowest severity that makes the exit code 1 (default: warning)"
+    )
     parser.add_argument(
         "--parameter-file",
         action="append",
         default=[],
         metavar="FILE",
-        help='CloudFormation parameter values, [{"ParameterKey","ParameterValue"}] or {"Parameters": {...}}; may repeat (later files win)',
+        help='CloudFormation parameter values, [{"ParameterKey","ParameterValue"}] or {"Parameters": {...}}; '
+        "may repeat (later files win)",
     )
     parser.add_argument("--list-rules", action="store_true", help="list the rules and exit")
     parser.add_argument("--explain", metavar="ID", help="print a rule's catalogue entry and exit")

@@ -9,8 +9,8 @@ dynamic references to unknowns with the reason.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 from .model import (
     ContainerRecipe,
@@ -252,7 +252,7 @@ class _Template:
             return ListValue(items=tuple(self.resolve(item) for item in raw.items), span=raw.span)
         if isinstance(raw, MapValue):
             if len(raw.entries) == 1:
-                (name, argument), = raw.entries.items()
+                ((name, argument),) = raw.entries.items()
                 if name == "Ref" or name.startswith("Fn::"):
                     return self.intrinsic(name, argument, raw.span)
             entries = {}
@@ -512,7 +512,7 @@ class _Template:
     def _evaluate(self, expression: Value, visiting: frozenset[str]) -> bool | None:
         if not (isinstance(expression, MapValue) and len(expression.entries) == 1):
             return None
-        (function, argument), = expression.entries.items()
+        ((function, argument),) = expression.entries.items()
         operands = list(argument.items) if isinstance(argument, ListValue) else [argument]
         if function == "Condition":
             name = _literal(argument)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 # Folders that hold tools' state, not the user's sources. `.terraform` is read only through module references.
 DEFAULT_EXCLUDED_DIRS = frozenset(
@@ -62,7 +62,9 @@ def display_path(path: Path, cwd: Path) -> str:
     return relative.replace(os.sep, "/")
 
 
-def discover(paths: Iterable[str], exclude: Iterable[str] = (), cwd: Path | None = None) -> tuple[list[Candidate], list[Unreadable]]:
+def discover(
+    paths: Iterable[str], exclude: Iterable[str] = (), cwd: Path | None = None
+) -> tuple[list[Candidate], list[Unreadable]]:
     """The files to read under ``paths`` (sorted, without duplicates), and paths that cannot be read."""
     cwd = cwd or Path.cwd()
     excluded = compile_globs(exclude)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from .source import Span
 from .values import ListValue, MapValue, Scalar, Text, Value

@@ -7,9 +7,10 @@ both, by reference or by a literal ARN that matches a defined name.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterable, TypeVar
+from typing import TypeVar
 
 from .model import (
     Deployment,
@@ -66,11 +67,7 @@ class Estate:
         if match is None or match.group("kind") != arn_kind:
             return []
         wanted = match.group("name").lower()
-        found = [
-            candidate
-            for candidate in self.all(kind)
-            if _literal_name(candidate).lower().replace(" ", "-") == wanted
-        ]
+        found = [candidate for candidate in self.all(kind) if _literal_name(candidate).lower().replace(" ", "-") == wanted]
         same_deployment = [candidate for candidate in found if candidate.deployment is near]
         return same_deployment or found
 
@@ -128,4 +125,3 @@ def is_amazon_owned_image(value: Value | None) -> bool:
     if match is not None:
         return match.group("owner") == "aws"
     return "/aws/service/" in shape
-

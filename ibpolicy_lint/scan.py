@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
 
 from . import cloudformation
 from .checks import run_checks
@@ -126,7 +126,9 @@ def read_parameter_file(path: str) -> dict[str, cloudformation.ParameterValue]:
     elif isinstance(raw, dict) and isinstance(raw.get("Parameters"), dict):
         pairs = list(raw["Parameters"].items())
     else:
-        raise ValueError(f'parameter file {path}: expected [{{"ParameterKey": …, "ParameterValue": …}}] or {{"Parameters": {{…}}}}')
+        raise ValueError(
+            f'parameter file {path}: expected [{{"ParameterKey": …, "ParameterValue": …}}] or {{"Parameters": {{…}}}}'
+        )
     values: dict[str, cloudformation.ParameterValue] = {}
     for key, value in pairs:
         if isinstance(value, list):

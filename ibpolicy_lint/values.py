@@ -12,9 +12,9 @@ decision it rests on.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Iterable, Iterator, Mapping, Union
 
 from .source import Span
 
@@ -80,7 +80,7 @@ KEY_ID = "key_id"
 ALIAS_NAME = "alias_name"
 NAME = "name"
 
-Part = Union[str, Symbol]
+Part = str | Symbol
 
 
 # --- values ------------------------------------------------------------------------------------
@@ -307,7 +307,7 @@ def decisions_in(*items: Value | Assumption | None) -> dict[str, tuple[str, ...]
             stack.extend(item.items)
         elif isinstance(item, MapValue):
             stack.extend(item.entries.values())
-    for subject, outcomes in found.items():
+    for outcomes in found.values():
         if len(outcomes) == 1 and outcomes[0] in ("true", "false"):
             outcomes.append("false" if outcomes[0] == "true" else "true")
     return {subject: tuple(outcomes) for subject, outcomes in sorted(found.items())}
@@ -322,7 +322,7 @@ def worlds(decisions: Mapping[str, tuple[str, ...]]) -> list[dict[str, str]]:
             break
         subjects.append(subject)
         count *= len(outcomes)
-    return [dict(zip(subjects, combo)) for combo in product(*(decisions[s] for s in subjects))]
+    return [dict(zip(subjects, combo, strict=True)) for combo in product(*(decisions[s] for s in subjects))]
 
 
 def choice_over(decisions: Mapping[str, tuple[str, ...]], compute, span: Span, world: dict[str, str] | None = None) -> Value:
@@ -368,7 +368,7 @@ def select(value: Value | None, world: World) -> Value | None:
 
 
 def describe_world(world: World, relevant: Iterable[str] | None = None) -> str:
-    """"UseManagedKey is true and var.share is false"."""
+    """ "UseManagedKey is true and var.share is false"."""
     subjects = sorted(world) if relevant is None else [s for s in sorted(world) if s in set(relevant)]
     return " and ".join(f"{subject} is {world[subject]}" for subject in subjects)
 

@@ -8,8 +8,9 @@ names the condition), or only possibly there (an info finding).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from .findings import Severity
 from .values import Assumption, Value, World, common_conditions, decisions_in, describe_world, worlds

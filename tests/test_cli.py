@@ -117,8 +117,18 @@ def test_later_parameter_files_win(tmp_path):
     first = tmp_path / "first.json"
     second = tmp_path / "second.json"
     first.write_text(json.dumps([{"ParameterKey": "DistributionKey", "ParameterValue": "alias/aws/ebs"}]))
-    second.write_text(json.dumps([{"ParameterKey": "DistributionKey", "ParameterValue": "arn:aws:kms:us-east-1:999988887777:alias/golden"}]))
-    args = ["--format", "json", "--parameter-file", str(first), "--parameter-file", str(second), "fixtures/parameter-file-override"]
+    second.write_text(
+        json.dumps([{"ParameterKey": "DistributionKey", "ParameterValue": "arn:aws:kms:us-east-1:999988887777:alias/golden"}])
+    )
+    args = [
+        "--format",
+        "json",
+        "--parameter-file",
+        str(first),
+        "--parameter-file",
+        str(second),
+        "fixtures/parameter-file-override",
+    ]
     assert run_cli(*args).findings == []
 
 
@@ -165,7 +175,14 @@ def test_list_rules_and_explain():
     assert explained.returncode == 0
     text = explained.stdout
     assert text.startswith("IBP101 (error):")
-    for heading in ("What it detects", "The AWS error it prevents", "Why", "Fix", "CloudFormation: fails", "CloudFormation: fixed"):
+    for heading in (
+        "What it detects",
+        "The AWS error it prevents",
+        "Why",
+        "Fix",
+        "CloudFormation: fails",
+        "CloudFormation: fixed",
+    ):
         assert heading in text
 
 

@@ -48,7 +48,7 @@ def test_boms_utf16_and_crlf(data):
 
 def test_alias_bomb_is_refused():
     lines = [b"a: &a [x, x, x, x, x, x, x, x, x, x]"]
-    for name, previous in zip("bcdefg", "abcdef"):
+    for name, previous in zip("bcdefg", "abcdef", strict=True):
         lines.append(b"%s: &%s [%s]" % (name.encode(), name.encode(), b", ".join([b"*" + previous.encode()] * 10)))
     with pytest.raises(DocumentError, match="alias bomb"):
         parse_yaml(b"\n".join(lines), "bomb.yaml")
@@ -78,7 +78,7 @@ def test_json_libyaml_refuses_still_parses_with_positions():
     # Surrogate-pair escapes are valid JSON that libyaml rejects.
     data = b'{\n  "Name": "\\ud83d\\ude00",\n  "Resources": {"A": {"Type": "AWS::KMS::Key"}}\n}\n'
     doc = parse_json(data, "t.json")
-    assert doc.root.entries["Name"].literal == "\U0001F600"
+    assert doc.root.entries["Name"].literal == "\U0001f600"
     resources = doc.root.entries["Resources"]
     assert isinstance(resources, MapValue) and resources.span.line == 3
     assert isinstance(resources.entries["A"].entries["Type"], Text)

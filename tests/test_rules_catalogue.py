@@ -10,12 +10,7 @@ from ibpolicy_lint.checks import all_checks
 
 RULES = load_catalogue()
 SUFFIX = {"cloudformation": "template.yaml", "terraform": "main.tf"}
-EXAMPLES = [
-    (rule.id, language, kind)
-    for rule in RULES.values()
-    for language in rule.examples
-    for kind in ("bad", "good")
-]
+EXAMPLES = [(rule.id, language, kind) for rule in RULES.values() for language in rule.examples for kind in ("bad", "good")]
 
 
 def test_catalogue_is_valid():

@@ -27,7 +27,9 @@ def choice(subject: str, yes, no) -> Choice:
 
 
 def test_every_world_selects_one_branch_of_each_decision():
-    value = ListValue(items=(choice("A", text("a1", SPAN), text("a2", SPAN)), choice("B", text("b1", SPAN), Absent(span=SPAN))), span=SPAN)
+    value = ListValue(
+        items=(choice("A", text("a1", SPAN), text("a2", SPAN)), choice("B", text("b1", SPAN), Absent(span=SPAN))), span=SPAN
+    )
     every = worlds(decisions_in(value))
     assert len(every) == 4
     selected = sorted(tuple(item.literal for item in select(value, world).items) for world in every)

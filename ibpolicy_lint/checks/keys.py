@@ -5,8 +5,8 @@ RULES.md section 3, "IBP1xx — the encryption key".
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from ..estate import Estate, Wire, is_amazon_owned_image
 from ..findings import Finding, Severity
@@ -18,7 +18,6 @@ from ..model import (
     EbsDefaultKey,
     EbsEncryptionByDefault,
     ImageRecipe,
-    KmsKey,
     Volume,
 )
 from ..sharing import (
@@ -100,6 +99,29 @@ def _wire_inputs(wires: list[Wire]) -> list:
         for entry in wire.distribution.entries:
             inputs.extend(_entry_inputs(wire.distribution, entry))
     return inputs
+
+
+def _wired_volumes(estate: Estate) -> Iterator[tuple[ImageRecipe, list[Wire], Volume]]:
+    """Every volume of every recipe that a pipeline or image distributes."""
+    for recipe in estate.all(ImageRecipe):
+        wires = estate.wires_from(recipe)
+        if wires:
+            for volume in recipe.volumes:
+                yield recipe, wires, volume
+
+
+def _entries(estate: Estate) -> Iterator[tuple[DistributionConfiguration, DistributionEntry]]:
+    for configuration in estate.all(DistributionConfiguration):
+        for entry in configuration.entries:
+            yield configuration, entry
+
+
+def _volume_inputs(recipe: ImageRecipe, volume: Volume) -> list:
+    return [recipe.condition, volume.condition, volume.encrypted, volume.kms_key_id]
+
+
+def _volume_exists(recipe: ImageRecipe, volume: Volume, world: World) -> bool:
+    return holds(recipe.condition | volume.condition, world)
 
 
 def _wired_views(wires: list[Wire], world: World) -> list[EntryView]:
@@ -209,60 +231,55 @@ def _is_customer_key(value: Value | None, estate: Estate) -> bool:
 
 @emits("IBP101", "IBP901")
 def managed_key_on_recipe_volume(estate: Estate) -> Iterator[Finding]:
-    for recipe in estate.all(ImageRecipe):
-        wires = estate.wires_from(recipe)
-        if not wires:
+    for recipe, wires, volume in _wired_volumes(estate):
+        if volume.kms_key_id is None:
             continue
-        for volume in recipe.volumes:
-            if volume.kms_key_id is None:
-                continue
 
-            def decide(world: World):
-                if not holds(recipe.condition | volume.condition, world):
-                    return None
-                return _exposure(select(volume.kms_key_id, world), _wired_views(wires, world), estate, "IBP101")
+        def decide(world: World):
+            if not _volume_exists(recipe, volume, world):
+                return None
+            return _exposure(select(volume.kms_key_id, world), _wired_views(wires, world), estate, "IBP101")
 
-            verdict = judge([recipe.condition, volume.condition, volume.kms_key_id, *_wire_inputs(wires)], decide)
-            name = _volume_name(recipe, volume)
-            if verdict.violated:
-                exposure: Exposure = verdict.first()
-                yield Finding(
-                    "IBP101",
-                    verdict.severity(ERROR),
-                    f"{name} is encrypted with the AWS managed key {exposure.key.shown}{_from(exposure.key.value)}, "
-                    f"and {' and '.join(dict.fromkeys(exposure.distributions))} {describe_recipients(exposure.recipients)}"
-                    f"{verdict.condition()}: snapshots encrypted with an AWS managed key cannot be shared.",
-                    exposure.key.value.span,
-                    recipe.name,
-                )
-            yield from _doubt_finding("IBP901", verdict, name)
+        verdict = judge([*_volume_inputs(recipe, volume), *_wire_inputs(wires)], decide)
+        name = _volume_name(recipe, volume)
+        if verdict.violated:
+            exposure: Exposure = verdict.first()
+            yield Finding(
+                "IBP101",
+                verdict.severity(ERROR),
+                f"{name} is encrypted with the AWS managed key {exposure.key.shown}{_from(exposure.key.value)}, "
+                f"and {' and '.join(dict.fromkeys(exposure.distributions))} {describe_recipients(exposure.recipients)}"
+                f"{verdict.condition()}: snapshots encrypted with an AWS managed key cannot be shared.",
+                exposure.key.value.span,
+                recipe.name,
+            )
+        yield from _doubt_finding("IBP901", verdict, name)
 
 
 @emits("IBP102", "IBP901")
 def managed_key_on_distribution(estate: Estate) -> Iterator[Finding]:
-    for configuration in estate.all(DistributionConfiguration):
-        for entry in configuration.entries:
-            if entry.kms_key_id is None:
-                continue
+    for configuration, entry in _entries(estate):
+        if entry.kms_key_id is None:
+            continue
 
-            def decide(world: World):
-                view = view_entry(entry, configuration, world)
-                return _exposure(view.kms_key_id, [view], estate, "IBP102") if view else None
+        def decide(world: World):
+            view = view_entry(entry, configuration, world)
+            return _exposure(view.kms_key_id, [view], estate, "IBP102") if view else None
 
-            verdict = judge(_entry_inputs(configuration, entry), decide)
-            region = _entry_region(entry)
-            if verdict.violated:
-                exposure: Exposure = verdict.first()
-                yield Finding(
-                    "IBP102",
-                    verdict.severity(ERROR),
-                    f"{configuration.name} encrypts the {region} copy with the AWS managed key {exposure.key.shown}"
-                    f"{_from(exposure.key.value)} and {describe_recipients(exposure.recipients)}{verdict.condition()}: "
-                    "AWS managed keys cannot be shared with other accounts.",
-                    exposure.key.value.span,
-                    configuration.name,
-                )
-            yield from _doubt_finding("IBP901", verdict, f"The {region} entry of {configuration.name}")
+        verdict = judge(_entry_inputs(configuration, entry), decide)
+        region = _entry_region(entry)
+        if verdict.violated:
+            exposure: Exposure = verdict.first()
+            yield Finding(
+                "IBP102",
+                verdict.severity(ERROR),
+                f"{configuration.name} encrypts the {region} copy with the AWS managed key {exposure.key.shown}"
+                f"{_from(exposure.key.value)} and {describe_recipients(exposure.recipients)}{verdict.condition()}: "
+                "AWS managed keys cannot be shared with other accounts.",
+                exposure.key.value.span,
+                configuration.name,
+            )
+        yield from _doubt_finding("IBP901", verdict, f"The {region} entry of {configuration.name}")
 
 
 # --- IBP103 / IBP104: the account's default EBS key ---------------------------------------------
@@ -270,51 +287,49 @@ def managed_key_on_distribution(estate: Estate) -> Iterator[Finding]:
 
 @emits("IBP103", "IBP901")
 def default_key_on_encrypted_volume(estate: Estate) -> Iterator[Finding]:
-    for recipe in estate.all(ImageRecipe):
-        wires = estate.wires_from(recipe)
-        if not wires:
+    for recipe, wires, volume in _wired_volumes(estate):
+        if volume.encrypted is None:
             continue
-        for volume in recipe.volumes:
-            if volume.encrypted is None:
-                continue
 
-            def decide(world: World):
-                if not holds(recipe.condition | volume.condition, world):
-                    return None
-                encrypted = select(volume.encrypted, world)
-                if as_bool(encrypted) is not True or not is_absent(select(volume.kms_key_id, world)):
-                    return None
-                default_key = _default_ebs_key(estate, recipe.deployment, world)
-                if isinstance(default_key, KeyIdentity) and default_key.kind is KeyKind.CUSTOMER:
-                    return None
-                views = _wired_views(wires, world)
-                others = _others(views)
-                managed_default = isinstance(default_key, KeyIdentity) and default_key.kind is KeyKind.AWS_MANAGED
-                if others:
-                    return Violated((views, others, default_key if managed_default else None, encrypted))
-                unknown = _undetermined(views)
-                if unknown:
-                    return Undecided(_unknown_recipient(unknown[0], f"the default EBS key ({DEFAULT_EBS_ALIAS} unless changed)", "IBP103"))
+        def decide(world: World):
+            if not _volume_exists(recipe, volume, world):
                 return None
+            encrypted = select(volume.encrypted, world)
+            if as_bool(encrypted) is not True or not is_absent(select(volume.kms_key_id, world)):
+                return None
+            default_key = _default_ebs_key(estate, recipe.deployment, world)
+            if isinstance(default_key, KeyIdentity) and default_key.kind is KeyKind.CUSTOMER:
+                return None
+            views = _wired_views(wires, world)
+            others = _others(views)
+            managed_default = isinstance(default_key, KeyIdentity) and default_key.kind is KeyKind.AWS_MANAGED
+            if others:
+                return Violated((views, others, default_key if managed_default else None, encrypted))
+            unknown = _undetermined(views)
+            if unknown:
+                return Undecided(
+                    _unknown_recipient(unknown[0], f"the default EBS key ({DEFAULT_EBS_ALIAS} unless changed)", "IBP103")
+                )
+            return None
 
-            verdict = judge([recipe.condition, volume.condition, volume.encrypted, volume.kms_key_id, *_wire_inputs(wires)], decide)
-            name = _volume_name(recipe, volume)
-            if verdict.violated:
-                views, others, managed_default, encrypted = verdict.first()
-                default = (
-                    f"the account's default EBS key, which the sources set to the AWS managed key {managed_default.shown}"
-                    if managed_default
-                    else f"the account's default EBS key ({DEFAULT_EBS_ALIAS} unless the account set a customer managed default key)"
-                )
-                yield Finding(
-                    "IBP103",
-                    verdict.severity(ERROR if managed_default else WARNING),
-                    f"{name} is encrypted without a KMS key, so it uses {default}, and {_names([v for v in views if v.is_cross_account])} "
-                    f"{describe_recipients(others)}{verdict.condition()}.",
-                    encrypted.span,
-                    recipe.name,
-                )
-            yield from _doubt_finding("IBP901", verdict, name)
+        verdict = judge([*_volume_inputs(recipe, volume), *_wire_inputs(wires)], decide)
+        name = _volume_name(recipe, volume)
+        if verdict.violated:
+            views, others, managed_default, encrypted = verdict.first()
+            default = (
+                f"the account's default EBS key, which the sources set to the AWS managed key {managed_default.shown}"
+                if managed_default
+                else f"the account's default EBS key ({DEFAULT_EBS_ALIAS} unless the account set a customer managed one)"
+            )
+            yield Finding(
+                "IBP103",
+                verdict.severity(ERROR if managed_default else WARNING),
+                f"{name} is encrypted without a KMS key, so it uses {default}, and "
+                f"{_names([v for v in views if v.is_cross_account])} {describe_recipients(others)}{verdict.condition()}.",
+                encrypted.span,
+                recipe.name,
+            )
+        yield from _doubt_finding("IBP901", verdict, name)
 
 
 @emits("IBP104")
@@ -324,7 +339,9 @@ def encryption_by_default(estate: Estate) -> Iterator[Finding]:
         if not wires:
             continue
         # Volumes IBP101/IBP103 already report (explicit key, or encrypted with no key) are left to them.
-        units: list[tuple[Volume | None, list]] = [(volume, [volume.condition, volume.encrypted, volume.kms_key_id]) for volume in recipe.volumes]
+        units: list[tuple[Volume | None, list]] = [
+            (volume, [volume.condition, volume.encrypted, volume.kms_key_id]) for volume in recipe.volumes
+        ]
         if not recipe.volumes:
             units = [(None, [])]
         for volume, inputs in units:
@@ -475,14 +492,14 @@ def key_in_wrong_region(estate: Estate) -> Iterator[Finding]:
                 continue
 
             def decide_volume(world: World):
-                if not holds(recipe.condition | volume.condition, world):
+                if not _volume_exists(recipe, volume, world):
                     return None
                 identity = identify_key(select(volume.kms_key_id, world), estate)
                 if isinstance(identity, KeyIdentity) and regions_differ(identity.region, build_region):
                     return Violated(identity)
                 return None
 
-            verdict = judge([recipe.condition, volume.condition, volume.kms_key_id], decide_volume)
+            verdict = judge(_volume_inputs(recipe, volume), decide_volume)
             if verdict.violated:
                 identity = verdict.first()
                 yield Finding(
@@ -514,32 +531,31 @@ def _entry_region(entry: DistributionEntry) -> str:
 
 @emits("IBP107")
 def key_not_named_by_arn(estate: Estate) -> Iterator[Finding]:
-    for configuration in estate.all(DistributionConfiguration):
-        for entry in configuration.entries:
-            if entry.kms_key_id is None:
-                continue
+    for configuration, entry in _entries(estate):
+        if entry.kms_key_id is None:
+            continue
 
-            def decide(world: World):
-                view = view_entry(entry, configuration, world)
-                copies = view.others(copies=True) if view else []
-                identity = identify_key(view.kms_key_id, estate) if view and view.kms_key_id else None
-                if copies and isinstance(identity, KeyIdentity) and identity.form in (KeyForm.KEY_ID, KeyForm.ALIAS_NAME):
-                    return Violated((identity, copies))
-                return None
+        def decide(world: World):
+            view = view_entry(entry, configuration, world)
+            copies = view.others(copies=True) if view else []
+            identity = identify_key(view.kms_key_id, estate) if view and view.kms_key_id else None
+            if copies and isinstance(identity, KeyIdentity) and identity.form in (KeyForm.KEY_ID, KeyForm.ALIAS_NAME):
+                return Violated((identity, copies))
+            return None
 
-            verdict = judge(_entry_inputs(configuration, entry), decide)
-            if verdict.violated:
-                identity, copies = verdict.first()
-                yield Finding(
-                    "IBP107",
-                    verdict.severity(ERROR),
-                    f"{configuration.name} names its {_entry_region(entry)} key by {identity.form.value} ({identity.shown}"
-                    f"{_from(identity.value)}) and copies the image to {_recipient_list(copies)}{verdict.condition()}: "
-                    "a bare key ID or alias name only resolves in the source account.",
-                    identity.value.span,
-                    configuration.name,
-                    fix=_arn_fix(identity),
-                )
+        verdict = judge(_entry_inputs(configuration, entry), decide)
+        if verdict.violated:
+            identity, copies = verdict.first()
+            yield Finding(
+                "IBP107",
+                verdict.severity(ERROR),
+                f"{configuration.name} names its {_entry_region(entry)} key by {identity.form.value} ({identity.shown}"
+                f"{_from(identity.value)}) and copies the image to {_recipient_list(copies)}{verdict.condition()}: "
+                "a bare key ID or alias name only resolves in the source account.",
+                identity.value.span,
+                configuration.name,
+                fix=_arn_fix(identity),
+            )
 
 
 def _arn_fix(identity: KeyIdentity) -> str:
@@ -613,7 +629,7 @@ def key_without_encrypted(estate: Estate) -> Iterator[Finding]:
                 continue
 
             def decide(world: World):
-                if not holds(recipe.condition | volume.condition, world):
+                if not _volume_exists(recipe, volume, world):
                     return None
                 key = select(volume.kms_key_id, world)
                 if is_absent(key):
@@ -624,7 +640,7 @@ def key_without_encrypted(estate: Estate) -> Iterator[Finding]:
                 flag = as_bool(encrypted)
                 return Violated((key, False)) if flag is False else None
 
-            verdict = judge([recipe.condition, volume.condition, volume.kms_key_id, volume.encrypted], decide)
+            verdict = judge(_volume_inputs(recipe, volume), decide)
             if not verdict.violated:
                 continue
             key, flag = verdict.first()
@@ -714,7 +730,12 @@ def region_copy_with_default_key(estate: Estate) -> Iterator[Finding]:
         if not wires:
             continue
         inputs = [value for entry in configuration.entries for value in _entry_inputs(configuration, entry)]
-        recipe_inputs = [value for wire in wires for volume in wire.recipe.volumes for value in (wire.condition, volume.condition, volume.kms_key_id)]
+        recipe_inputs = [
+            value
+            for wire in wires
+            for volume in wire.recipe.volumes
+            for value in (wire.condition, volume.condition, volume.kms_key_id)
+        ]
         for entry in configuration.entries:
 
             def decide(world: World):
