@@ -31,7 +31,6 @@ from .values import (
     ALWAYS,
     ARN,
     KEY_ID,
-    MAX_WORLDS,
     NAME,
     Absent,
     AccountOf,
@@ -43,17 +42,16 @@ from .values import (
     Opaque,
     PartitionOf,
     RegionOf,
-    Scalar,
     Text,
     Unknown,
     Value,
-    choice_over,
-    decisions_in,
+    concatenate,
     field_of,
     join_parts,
+    literal_text,
     members,
-    select,
     text,
+    through_choices,
     with_origin,
 )
 
@@ -286,7 +284,7 @@ class _Template:
         return handler(self, argument, span)
 
     def ref(self, argument: Value, span: Span) -> Value:
-        target = _literal(argument)
+        target = literal_text(argument)
         if target is None:
             return Unknown(reason="Ref to a computed name", span=span)
         return self.reference(target, span)
@@ -320,11 +318,11 @@ class _Template:
 
     def parameter(self, name: str, span: Span) -> Value:
         declaration = self.parameters.entries[name]
-        declared_type = _literal(field_of(declaration, "Type")) or "String"
+        declared_type = literal_text(field_of(declaration, "Type")) or "String"
         where = f"parameter {name} (line {self.parameters.key_spans[name].line})"
         if declared_type.startswith("AWS::SSM::Parameter::Value<"):
             given = self.parameter_values.get(name)
-            path = given.value if given else _literal(field_of(declaration, "Default"))
+            path = given.value if given else literal_text(field_of(declaration, "Default"))
             named = f" {path}" if path else ""
             return Unknown(reason=f"{where} is read from the SSM parameter{named} at deploy time", span=span)
         given = self.parameter_values.get(name)
@@ -332,7 +330,7 @@ class _Template:
             raw: str | None = given.value
             origin = f"{where}, set in {given.source}"
         else:
-            raw = _literal(field_of(declaration, "Default"))
+            raw = literal_text(field_of(declaration, "Default"))
             origin = f"the default of {where}"
             if raw is None:
                 return Unknown(reason=f"{where} has no default", span=span)
@@ -344,7 +342,7 @@ class _Template:
     def get_att(self, argument: Value, span: Span) -> Value:
         resource, attribute = None, None
         if isinstance(argument, ListValue) and len(argument.items) == 2:
-            resource, attribute = _literal(argument.items[0]), _literal(self.resolve(argument.items[1]))
+            resource, attribute = literal_text(argument.items[0]), literal_text(self.resolve(argument.items[1]))
         elif isinstance(argument, Text) and argument.literal:
             resource, _, attribute = argument.literal.partition(".")
         if not resource or not attribute or resource not in self.resources:
@@ -358,7 +356,7 @@ class _Template:
             argument, names = argument.items
             if isinstance(names, MapValue):
                 variables = {key: self.resolve(value) for key, value in names.entries.items()}
-        template = _literal(argument)
+        template = literal_text(argument)
         if template is None:
             return Unknown(reason="Fn::Sub of a computed string", span=span)
         pieces: list[Value | str] = []
@@ -377,7 +375,7 @@ class _Template:
             else:
                 pieces.append(self.reference(expression, span))
         pieces.append(template[position:])
-        return self._dynamic_references_in(_concatenate(pieces, span), span)
+        return self._dynamic_references_in(concatenate(pieces, span), span)
 
     def _dynamic_references_in(self, value: Value, span: Span) -> Value:
         if isinstance(value, Text) and value.literal is not None:
@@ -387,7 +385,7 @@ class _Template:
     def join(self, argument: Value, span: Span) -> Value:
         if not (isinstance(argument, ListValue) and len(argument.items) == 2):
             return Unknown(reason="malformed Fn::Join", span=span)
-        delimiter = _literal(argument.items[0])
+        delimiter = literal_text(argument.items[0])
         items = self.resolve(argument.items[1])
         if delimiter is None:
             return Unknown(reason="Fn::Join with a computed delimiter", span=span)
@@ -400,9 +398,9 @@ class _Template:
                 if index:
                     pieces.append(delimiter)
                 pieces.append(item)
-            return _concatenate(pieces, span)
+            return concatenate(pieces, span)
 
-        return _through_choices(items, joined, span)
+        return through_choices([items], lambda resolved: joined(resolved[0]), span)
 
     def select(self, argument: Value, span: Span) -> Value:
         if not (isinstance(argument, ListValue) and len(argument.items) == 2):
@@ -410,9 +408,9 @@ class _Template:
         index_value = self.resolve(argument.items[0])
         items = self.resolve(argument.items[1])
 
-        def selected(arguments: Value) -> Value:
-            index, items = arguments.items  # type: ignore[attr-defined]
-            number = _literal(index)
+        def selected(arguments: list[Value]) -> Value:
+            index, items = arguments
+            number = literal_text(index)
             if not isinstance(items, ListValue) or number is None or not number.strip().isdigit():
                 return _unknown_from(items, "Fn::Select from a list the template does not give", span)
             position = int(number)
@@ -420,12 +418,12 @@ class _Template:
                 return Unknown(reason=f"Fn::Select index {position} is past the end of the list", span=span)
             return items.items[position]
 
-        return _through_choices(ListValue(items=(index_value, items), span=span), selected, span)
+        return through_choices([index_value, items], selected, span)
 
     def split(self, argument: Value, span: Span) -> Value:
         if not (isinstance(argument, ListValue) and len(argument.items) == 2):
             return Unknown(reason="malformed Fn::Split", span=span)
-        delimiter = _literal(argument.items[0])
+        delimiter = literal_text(argument.items[0])
         source = self.resolve(argument.items[1])
         if not delimiter:
             return Unknown(reason="Fn::Split with a computed delimiter", span=span)
@@ -444,27 +442,24 @@ class _Template:
             items = tuple(Text(parts=join_parts(piece), span=span, origin=source.origin) for piece in pieces)
             return ListValue(items=items, span=span, origin=source.origin)
 
-        return _through_choices(source, split, span)
+        return through_choices([source], lambda resolved: split(resolved[0]), span)
 
     def find_in_map(self, argument: Value, span: Span) -> Value:
         if not (isinstance(argument, ListValue) and len(argument.items) >= 3):
             return Unknown(reason="malformed Fn::FindInMap", span=span)
-        map_name = _literal(argument.items[0])
+        map_name = literal_text(argument.items[0])
         mapping = self.mappings.get(map_name) if map_name else None
         if not isinstance(mapping, MapValue):
             return Unknown(reason=f"Fn::FindInMap of mapping {map_name}, which the template does not define", span=span)
         top = self.resolve(argument.items[1])
         second = self.resolve(argument.items[2])
 
-        def look_up(keys: Value) -> Value:
-            top_key, second_key = (_literal(key) for key in keys.items)  # type: ignore[attr-defined]
+        def look_up(keys: list[Value]) -> Value:
+            top_key, second_key = (literal_text(key) for key in keys)
             if top_key is None:
                 # An unresolved top key (usually the Region): every row of the mapping is possible.
-                subject = _describe_key(keys.items[0])  # type: ignore[attr-defined]
-                rows = tuple(
-                    (row, look_up(ListValue(items=(text(row, span), keys.items[1]), span=span)))  # type: ignore[attr-defined]
-                    for row in mapping.entries
-                )
+                subject = _describe_key(keys[0])
+                rows = tuple((row, look_up([text(row, span), keys[1]])) for row in mapping.entries)
                 return Choice(subject=subject, branches=rows, span=span) if rows else Unknown(reason="empty mapping", span=span)
             found = field_of(mapping, top_key, second_key) if second_key is not None else None
             if found is None:
@@ -472,12 +467,12 @@ class _Template:
             origin = f"mapping {map_name}.{top_key}.{second_key} (line {found.span.line})"
             return with_origin(self.resolve(found), span, origin)
 
-        return _through_choices(ListValue(items=(top, second), span=span), look_up, span)
+        return through_choices([top, second], look_up, span)
 
     def if_(self, argument: Value, span: Span) -> Value:
         if not (isinstance(argument, ListValue) and len(argument.items) == 3):
             return Unknown(reason="malformed Fn::If", span=span)
-        name = _literal(argument.items[0])
+        name = literal_text(argument.items[0])
         if name is None:
             return Unknown(reason="Fn::If with a computed condition name", span=span)
         decided = self.condition(name)
@@ -515,7 +510,7 @@ class _Template:
         ((function, argument),) = expression.entries.items()
         operands = list(argument.items) if isinstance(argument, ListValue) else [argument]
         if function == "Condition":
-            name = _literal(argument)
+            name = literal_text(argument)
             return self.condition(name, visiting) if name else None
         if function == "Fn::Equals" and len(operands) == 2:
             left, right = (self.resolve(operand) for operand in operands)
@@ -551,19 +546,11 @@ def _section(root: MapValue, name: str) -> MapValue:
     return section if isinstance(section, MapValue) else MapValue(entries={}, span=root.span)
 
 
-def _literal(value: Value | None) -> str | None:
-    if isinstance(value, Text):
-        return value.literal
-    if isinstance(value, Scalar) and value.value is not None:
-        return str(value.value).lower() if isinstance(value.value, bool) else str(value.value)
-    return None
-
-
 def _comparable(value: Value) -> str | None:
     if isinstance(value, ListValue):
-        texts = [_literal(item) for item in value.items]
+        texts = [literal_text(item) for item in value.items]
         return None if None in texts else ",".join(texts)  # type: ignore[arg-type]
-    return _literal(value)
+    return literal_text(value)
 
 
 def _describe_key(value: Value) -> str:
@@ -578,45 +565,3 @@ def _unknown_from(value: Value, reason: str, span: Span) -> Unknown:
     if isinstance(value, Unknown):
         return Unknown(reason=value.reason, span=span, origin=value.origin)
     return Unknown(reason=reason, span=span)
-
-
-def _concatenate(pieces: list[Value | str], span: Span) -> Value:
-    """Join strings and text values into one text; a choice among the pieces gives a choice of texts."""
-    values = [piece for piece in pieces if not isinstance(piece, str)]
-    holder = ListValue(items=tuple(values), span=span)
-
-    def concatenate(resolved: Value) -> Value:
-        resolved_items = iter(resolved.items)  # type: ignore[attr-defined]
-        parts: list = []
-        origins: list[str] = []
-        for piece in pieces:
-            if isinstance(piece, str):
-                parts.append(piece)
-                continue
-            item = next(resolved_items)
-            if isinstance(item, Unknown):
-                return Unknown(reason=item.reason, span=span, origin=item.origin)
-            if isinstance(item, Text):
-                parts.extend(item.parts)
-            elif isinstance(item, Scalar) and item.value is not None:
-                parts.append(_literal(item))
-            else:
-                return Unknown(reason="a list or map inside a string", span=span)
-            if item.origin and item.origin not in origins:
-                origins.append(item.origin)
-        return Text(parts=join_parts(parts), span=span, origin="; ".join(origins))
-
-    return _through_choices(holder, concatenate, span)
-
-
-def _through_choices(value: Value, compute: Callable[[Value], Value], span: Span) -> Value:
-    """``compute`` applied to the value in every branch of the choices it holds."""
-    decisions = decisions_in(value)
-    if not decisions:
-        return compute(value)
-    count = 1
-    for outcomes in decisions.values():
-        count *= len(outcomes)
-    if count > MAX_WORLDS:
-        return Unknown(reason="too many combinations of conditions", span=span)
-    return choice_over(decisions, lambda world: compute(select(value, world)), span)

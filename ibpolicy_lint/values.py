@@ -400,3 +400,60 @@ def iter_texts(value: Value | None) -> Iterator[Text]:
             stack.extend(item.entries.values())
         elif isinstance(item, Choice):
             stack.extend(branch for _, branch in item.branches)
+
+
+# --- computing through choices -------------------------------------------------------------------
+
+
+def literal_text(value: Value | None) -> str | None:
+    """The literal text of a text or scalar (booleans as ``true``/``false``), else None."""
+    if isinstance(value, Text):
+        return value.literal
+    if isinstance(value, Scalar) and value.value is not None:
+        return str(value.value).lower() if isinstance(value.value, bool) else str(value.value)
+    return None
+
+
+def through_choices(values: list[Value], compute, span: Span) -> Value:
+    """``compute(values)`` in every branch of the choices the values hold: a choice of results.
+
+    Used to push functions through choices in their arguments: ``Fn::Join`` over a list holding
+    an ``Fn::If``, a Terraform template interpolating a conditional.
+    """
+    decisions = decisions_in(*values)
+    if not decisions:
+        return compute(values)
+    count = 1
+    for outcomes in decisions.values():
+        count *= len(outcomes)
+    if count > MAX_WORLDS:
+        return Unknown(reason="too many combinations of conditions", span=span)
+    return choice_over(decisions, lambda world: compute([select(value, world) for value in values]), span)
+
+
+def concatenate(pieces: list[Value | str], span: Span) -> Value:
+    """Join strings and text values into one text; a choice among the pieces gives a choice of texts."""
+    values = [piece for piece in pieces if not isinstance(piece, str)]
+
+    def joined(resolved: list[Value]) -> Value:
+        resolved_items = iter(resolved)
+        parts: list = []
+        origins: list[str] = []
+        for piece in pieces:
+            if isinstance(piece, str):
+                parts.append(piece)
+                continue
+            item = next(resolved_items)
+            if isinstance(item, Unknown):
+                return Unknown(reason=item.reason, span=span, origin=item.origin)
+            if isinstance(item, Text):
+                parts.extend(item.parts)
+            elif literal_text(item) is not None:
+                parts.append(literal_text(item))
+            else:
+                return Unknown(reason="a list, map or null inside a string", span=span)
+            if item.origin and item.origin not in origins:
+                origins.append(item.origin)
+        return Text(parts=join_parts(parts), span=span, origin="; ".join(origins))
+
+    return through_choices(values, joined, span)
