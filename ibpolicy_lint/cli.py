@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find EC2 Image Builder cross-account distribution failures in CloudFormation and Terraform, before deploy.",
     )
     parser.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="files or folders to scan (default: .)")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="report format (default: text)")
+    parser.add_argument(
+        "--format", choices=("text", "json", "sarif", "github", "junit"), default="text", help="report format (default: text)"
+    )
     parser.add_argument("--output-file", metavar="FILE", help="write the report to FILE instead of standard output")
     parser.add_argument("--select", metavar="IDS", help="only these rule IDs or prefixes, comma-separated (e.g. IBP1,IBP203)")
     parser.add_argument("--ignore", metavar="IDS", help="skip these rule IDs or prefixes, comma-separated")
