@@ -45,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
         help='CloudFormation parameter values, [{"ParameterKey","ParameterValue"}] or {"Parameters": {...}}; '
         "may repeat (later files win)",
     )
+    parser.add_argument(
+        "--var-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Terraform variable values (.tfvars or .tfvars.json); may repeat (later files win)",
+    )
     parser.add_argument("--list-rules", action="store_true", help="list the rules and exit")
     parser.add_argument("--explain", metavar="ID", help="print a rule's catalogue entry and exit")
     parser.add_argument("--version", action="version", version=f"ibpolicy-lint {__version__}")
@@ -80,7 +87,7 @@ def _run(argv: list[str]) -> int:
         return _write(args.output_file, _explain(args.explain))
 
     from .catalogue import load_catalogue, matches
-    from .scan import ScanOptions, read_parameter_file, scan
+    from .scan import ScanError, ScanOptions, read_parameter_file, scan
 
     known = sorted(load_catalogue())
     select = _selectors(args.select, known, "--select")
@@ -96,7 +103,11 @@ def _run(argv: list[str]) -> int:
         except ValueError as error:
             raise UsageError(str(error)) from None
 
-    result = scan(ScanOptions(paths=args.paths, parameter_values=parameter_values, wanted=wanted))
+    options = ScanOptions(paths=args.paths, parameter_values=parameter_values, var_files=args.var_file, wanted=wanted)
+    try:
+        result = scan(options)
+    except ScanError as error:
+        raise UsageError(str(error)) from None
 
     from .report import render
 

@@ -73,18 +73,28 @@ class Estate:
 
     # -- wiring
 
+    def recipes_built_by(self, build: ImageBuild) -> list[tuple[Assumption, ImageRecipe]]:
+        return [
+            (assumption, recipe)
+            for assumption, value in members(build.recipe)
+            for recipe in self.named(value, ImageRecipe, "image-recipe", build.deployment)
+        ]
+
+    @cached_property
+    def built_recipes(self) -> set[str]:
+        """Keys of the recipes some pipeline or image in the scan builds."""
+        return {recipe.key for build in self.all(ImageBuild) for _, recipe in self.recipes_built_by(build)}
+
     @cached_property
     def wires(self) -> list[Wire]:
         wires: list[Wire] = []
         for build in self.all(ImageBuild):
-            for recipe_assumption, recipe_value in members(build.recipe):
-                for recipe in self.named(recipe_value, ImageRecipe, "image-recipe", build.deployment):
-                    for distribution_assumption, distribution_value in members(build.distribution):
-                        for distribution in self.named(
-                            distribution_value, DistributionConfiguration, "distribution-configuration", build.deployment
-                        ):
-                            condition = build.condition | recipe_assumption | distribution_assumption
-                            wires.append(Wire(recipe, distribution, build, condition))
+            for recipe_assumption, recipe in self.recipes_built_by(build):
+                for distribution_assumption, distribution_value in members(build.distribution):
+                    kind = "distribution-configuration"
+                    for distribution in self.named(distribution_value, DistributionConfiguration, kind, build.deployment):
+                        condition = build.condition | recipe_assumption | distribution_assumption
+                        wires.append(Wire(recipe, distribution, build, condition))
         return wires
 
     def wires_from(self, recipe: ImageRecipe) -> list[Wire]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import cloudformation
 from .checks import run_checks
-from .discover import Candidate, Unreadable, discover
+from .discover import Candidate, Unreadable, discover, display_path
 from .documents import DocumentError, decode, parse_json, parse_yaml
 from .estate import Estate
 from .findings import Finding, Severity
@@ -24,6 +24,7 @@ class ScanOptions:
     paths: list[str] = field(default_factory=lambda: ["."])
     exclude: list[str] = field(default_factory=list)
     parameter_values: Mapping[str, cloudformation.ParameterValue] = field(default_factory=dict)
+    var_files: list[str] = field(default_factory=list)
     wanted: Callable[[str], bool] = lambda rule: True
 
 
@@ -32,6 +33,10 @@ class ScanResult:
     findings: list[Finding]
     files: int
     text: SourceText
+
+
+class ScanError(Exception):
+    """An input the user named cannot be used (a var file that does not parse): a usage error."""
 
 
 def scan(options: ScanOptions) -> ScanResult:
@@ -46,6 +51,12 @@ def scan(options: ScanOptions) -> ScanResult:
             continue
         files += 1
         found, problems = loaded
+        resources.extend(found)
+        findings.extend(problems)
+    terraform_files = [c for c in candidates if c.kind in ("terraform", "terraform-json")]
+    if terraform_files or options.var_files:
+        found, problems = _load_terraform(terraform_files, options, text)
+        files += len(terraform_files)
         resources.extend(found)
         findings.extend(problems)
     findings.extend(run_checks(Estate(resources), options.wanted))
@@ -92,6 +103,28 @@ def _load(candidate: Candidate, options: ScanOptions, text: SourceText) -> tuple
         resources = cloudformation.load_template(document.root, candidate.display, deployment, options.parameter_values)
     except RecursionError:
         return [], [*problems, _problem(candidate.display, "cannot be evaluated: nesting too deep")]
+    return resources, problems
+
+
+def _load_terraform(candidates: list[Candidate], options: ScanOptions, text: SourceText) -> tuple[list[Resource], list[Finding]]:
+    from . import terraform
+
+    cwd = Path.cwd()
+    sources = terraform.Sources(lambda path: display_path(path, cwd), text.add)
+    var_files = []
+    for path in options.var_files:
+        try:
+            var_files.append((path, terraform.load_var_file(path, sources)))
+        except ValueError as error:
+            raise ScanError(str(error)) from None
+    folders = sorted({candidate.path.parent.resolve() for candidate in candidates})
+    loader = terraform.TerraformLoader(sources, var_files)
+    try:
+        resources = loader.load(folders)
+    except RecursionError:
+        resources = []
+        sources.problems.append(terraform.Problem(display_path(folders[0], cwd), "cannot be evaluated: nesting too deep"))
+    problems = [_problem(p.display, p.reason, p.line, p.column) for p in sources.problems]
     return resources, problems
 
 

@@ -37,8 +37,7 @@ class Recipient:
     def describe(self) -> str:
         if self.kind == "everyone":
             return "everyone (UserGroups all)"
-        origin = f" (from {self.value.origin})" if self.value.origin else ""
-        return f"{self.kind} {self.shown}{origin}"
+        return f"{self.kind} {self.shown}"
 
 
 @dataclass(frozen=True)
@@ -159,20 +158,33 @@ def regions_away_from_build(views: list[EntryView]) -> frozenset[str]:
     return frozenset(view.region for view in views if isinstance(view.region, str))
 
 
-def describe_recipients(recipients: list[Recipient]) -> str:
-    """'copies it to account 111122223333 and shares it with everyone (UserGroups all)'."""
-    copied = [r.describe() for r in recipients if r.copies]
-    shared = [r.describe() for r in recipients if not r.copies]
-    phrases = []
-    if copied:
-        phrases.append("copies it to " + _list(copied))
-    if shared:
-        phrases.append("shares it with " + _list(shared))
-    return " and ".join(phrases)
+def describe_recipients(recipients: list[Recipient], verbs: bool = True) -> str:
+    """'copies it to account 111122223333 and shares it with everyone (UserGroups all)'.
+
+    Without verbs, just the recipients: 'account 111122223333 and everyone (UserGroups all)'.
+    Where the values came from (a default, a module input) is said once per origin.
+    """
+    copied = _names([r for r in recipients if r.copies])
+    shared = _names([r for r in recipients if not r.copies])
+    if not verbs:
+        names = list(dict.fromkeys([*copied, *shared]))
+        phrases = [_list(names)] if names else []
+    else:
+        phrases = []
+        if copied:
+            phrases.append("copies it to " + _list(copied))
+        if shared:
+            phrases.append("shares it with " + _list(shared))
+    origins = list(dict.fromkeys(r.value.origin for r in recipients if r.value.origin))
+    where = f" (from {'; '.join(origins)})" if origins else ""
+    return " and ".join(phrases) + where
+
+
+def _names(recipients: list[Recipient]) -> list[str]:
+    return list(dict.fromkeys(recipient.describe() for recipient in recipients))
 
 
 def _list(items: list[str]) -> str:
-    unique = list(dict.fromkeys(items))
-    if len(unique) <= 2:
-        return " and ".join(unique)
-    return ", ".join(unique[:-1]) + " and " + unique[-1]
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

@@ -457,3 +457,35 @@ def concatenate(pieces: list[Value | str], span: Span) -> Value:
         return Text(parts=join_parts(parts), span=span, origin="; ".join(origins))
 
     return through_choices(values, joined, span)
+
+
+def relocated(value: Value, span: Span, origin: str) -> Value:
+    """The value reported where it is used (``span``), every part saying where it came from.
+
+    A Terraform variable, local or module output is reported where the resource uses it; the
+    message names its origin (RULES.md section 2, "Where a finding points").
+    """
+
+    def move(item: Value) -> Value:
+        combined = origin if not item.origin else f"{item.origin}, via {origin}"
+        if isinstance(item, Choice):
+            branches = tuple((outcome, move(branch)) for outcome, branch in item.branches)
+            return Choice(subject=item.subject, branches=branches, span=span, origin=combined)
+        if isinstance(item, ListValue):
+            return ListValue(items=tuple(move(child) for child in item.items), span=span, origin=combined)
+        return _replace(item, span=span, origin=combined)
+
+    return move(value)
+
+
+def from_python(data, span: Span) -> Value:
+    """A value from decoded JSON (``jsondecode``, plan files), every part at ``span``."""
+    if isinstance(data, str):
+        return text(data, span)
+    if isinstance(data, dict):
+        return MapValue(entries={str(k): from_python(v, span) for k, v in data.items()}, span=span)
+    if isinstance(data, list):
+        return ListValue(items=tuple(from_python(item, span) for item in data), span=span)
+    if data is None:
+        return Absent(span=span)
+    return Scalar(value=data, span=span)

@@ -152,7 +152,7 @@ def _exposure(key_value: Value | None, views: list[EntryView], estate: Estate, r
         return Undecided(
             Doubt(
                 identity.value,
-                f"its KMS key cannot be resolved ({identity.reason}), and the image goes to {_recipient_list(others)}",
+                f"its KMS key cannot be resolved ({identity.reason}), and the image goes to {describe_recipients(others, verbs=False)}",
                 f"If it is an AWS managed key such as {DEFAULT_EBS_ALIAS}, the distribution fails ({rule}): "
                 "verify that it is a customer managed key.",
             )
@@ -169,7 +169,7 @@ def _exposure(key_value: Value | None, views: list[EntryView], estate: Estate, r
             Doubt(
                 identity.value,
                 f"its KMS key {identity.shown} is not defined in the scanned sources, so its kind is unknown, and the "
-                f"image goes to {_recipient_list(others)}",
+                f"image goes to {describe_recipients(others, verbs=False)}",
                 f"If it is an AWS managed key, the distribution fails ({rule}): verify that it is a customer managed key.",
             )
         )
@@ -183,10 +183,6 @@ def _unknown_recipient(recipient: Recipient, key: str, rule: str) -> Doubt:
         f"If that is another account, the distribution fails ({rule}): verify that it is the source account, "
         "or use a customer managed key.",
     )
-
-
-def _recipient_list(recipients: list[Recipient]) -> str:
-    return describe_recipients(recipients).replace("copies it to ", "").replace("shares it with ", "")
 
 
 def _doubt_finding(rule: str, verdict: Verdict, resource: str) -> Iterator[Finding]:
@@ -550,7 +546,7 @@ def key_not_named_by_arn(estate: Estate) -> Iterator[Finding]:
                 "IBP107",
                 verdict.severity(ERROR),
                 f"{configuration.name} names its {_entry_region(entry)} key by {identity.form.value} ({identity.shown}"
-                f"{_from(identity.value)}) and copies the image to {_recipient_list(copies)}{verdict.condition()}: "
+                f"{_from(identity.value)}) and copies the image to {describe_recipients(copies, verbs=False)}{verdict.condition()}: "
                 "a bare key ID or alias name only resolves in the source account.",
                 identity.value.span,
                 configuration.name,
@@ -624,6 +620,8 @@ def _ebs_key_uses(estate: Estate):
 @emits("IBP109")
 def key_without_encrypted(estate: Estate) -> Iterator[Finding]:
     for recipe in estate.all(ImageRecipe):
+        if recipe.key not in estate.built_recipes:
+            continue  # a recipe no pipeline or image in the scan builds fails nothing here
         for volume in recipe.volumes:
             if volume.kms_key_id is None:
                 continue
@@ -760,7 +758,7 @@ def region_copy_with_default_key(estate: Estate) -> Iterator[Finding]:
                 "IBP111",
                 verdict.severity(WARNING),
                 f"{configuration.name} copies the image (encrypted with {customer_key}) to {_entry_region(entry)} without a "
-                f"KmsKeyId and shares it with {_recipient_list(shared)}{verdict.condition()}: the Region copy is encrypted with "
+                f"KmsKeyId and shares it with {describe_recipients(shared, verbs=False)}{verdict.condition()}: the Region copy is encrypted with "
                 f"that Region's default EBS key ({DEFAULT_EBS_ALIAS} unless changed), which cannot be shared.",
                 entry.region.span if entry.region is not None else entry.span,
                 configuration.name,

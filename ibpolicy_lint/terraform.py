@@ -1,0 +1,1470 @@
+"""Terraform configurations into the neutral model, evaluated as Terraform would as far as the sources allow.
+
+Each folder of ``.tf``/``.tf.json`` files is a module. Folders that no other scanned module calls
+are roots: their variables take ``terraform.tfvars``, ``*.auto.tfvars`` and ``--var-file`` values
+(in Terraform's order) or their defaults. Local modules are followed with their inputs and
+outputs, vendored ones through ``.terraform/modules/modules.json``; a remote module without a
+local copy gives unknown outputs. ``count``, ``for_each`` and ``dynamic`` blocks expand into every
+instance; an unknown collection becomes a condition the findings name, never a guess.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import terraform_syntax as syntax
+from .documents import DocumentError, decode, parse_json
+from .model import (
+    ContainerRecipe,
+    Deployment,
+    DistributionConfiguration,
+    DistributionEntry,
+    EbsDefaultKey,
+    EbsEncryptionByDefault,
+    ImageBuild,
+    ImageRecipe,
+    KeyLookup,
+    KmsAlias,
+    KmsKey,
+    LaunchPermission,
+    Resource,
+    Volume,
+)
+from .source import Span
+from .values import (
+    ALIAS_NAME,
+    ALWAYS,
+    ARN,
+    KEY_ID,
+    NAME,
+    Absent,
+    AccountOf,
+    Assumption,
+    Attribute,
+    Choice,
+    ListValue,
+    MapValue,
+    Opaque,
+    PartitionOf,
+    RegionOf,
+    Scalar,
+    Text,
+    Unknown,
+    Value,
+    as_bool,
+    concatenate,
+    field_of,
+    from_python,
+    is_absent,
+    literal_text,
+    members,
+    relocated,
+    text,
+    through_choices,
+)
+
+_MAX_INSTANCES = 64
+_META_ARGUMENTS = frozenset({"count", "for_each", "provider", "providers", "depends_on", "lifecycle", "source", "version"})
+_SKIPPED_BLOCKS = frozenset({"lifecycle", "provisioner", "connection", "timeouts"})
+_ROLE_ARN_ACCOUNT = re.compile(r"^arn:[^:]+:iam::(\d{12}):")
+
+
+class Missing(Unknown):
+    """An attribute or key that certainly does not exist (``try()`` skips it)."""
+
+
+# --- files and modules -----------------------------------------------------------------------------
+
+
+@dataclass
+class ModuleSource:
+    """A folder's Terraform files, parsed and sorted into the block kinds the evaluator needs."""
+
+    path: Path
+    display: str
+    variables: dict[str, syntax.Block] = field(default_factory=dict)
+    locals: dict[str, syntax.Attribute] = field(default_factory=dict)
+    outputs: dict[str, syntax.Block] = field(default_factory=dict)
+    resources: dict[tuple[str, str, str], syntax.Block] = field(default_factory=dict)  # (mode, type, name)
+    modules: dict[str, syntax.Block] = field(default_factory=dict)
+    providers: list[syntax.Block] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def add(self, body: syntax.Body) -> None:
+        for block in body.blocks:
+            if block.type == "variable" and block.labels:
+                self.variables[block.labels[0]] = block
+            elif block.type == "locals":
+                self.locals.update(block.body.attributes)
+            elif block.type == "output" and block.labels:
+                self.outputs[block.labels[0]] = block
+            elif block.type in ("resource", "data") and len(block.labels) == 2:
+                self.resources[(block.type, block.labels[0], block.labels[1])] = block
+            elif block.type == "module" and block.labels:
+                self.modules[block.labels[0]] = block
+            elif block.type == "provider" and block.labels:
+                self.providers.append(block)
+
+
+@dataclass
+class Problem:
+    display: str
+    reason: str
+    line: int | None = None
+    column: int | None = None
+
+
+class Sources:
+    """Reading and parsing Terraform files once, wherever modules lead."""
+
+    def __init__(self, display: Callable[[Path], str], remember_text: Callable[[str, str], None]) -> None:
+        self.display = display
+        self.remember_text = remember_text
+        self.modules: dict[Path, ModuleSource] = {}
+        self.problems: list[Problem] = []
+
+    def module(self, folder: Path) -> ModuleSource | None:
+        folder = folder.resolve()
+        if folder in self.modules:
+            return self.modules[folder]
+        if not folder.is_dir():
+            return None
+        source = ModuleSource(folder, self.display(folder))
+        for path in sorted(folder.iterdir()):
+            name = path.name.lower()
+            if name.endswith((".tf", ".tf.json")) and path.is_file():
+                body = self.parse(path)
+                if body is not None:
+                    source.add(body)
+                    source.files.append(self.display(path))
+        self.modules[folder] = source
+        return source
+
+    def parse(self, path: Path) -> syntax.Body | None:
+        display = self.display(path)
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            self.problems.append(Problem(display, f"cannot be read: {error.strerror or error}"))
+            return None
+        text_value = decode(data)
+        self.remember_text(display, text_value)
+        try:
+            if path.name.lower().endswith(".json"):
+                return syntax.json_body(parse_json(data, display).root, display)
+            return syntax.parse_hcl(text_value, display)
+        except DocumentError as error:
+            self.problems.append(Problem(display, f"cannot be parsed: {error.reason}", error.line, error.column))
+            return None
+
+    def read_text(self, path: Path) -> str | None:
+        """A file that ``file()``/``templatefile()`` name, when it lies in a module folder or below the current one."""
+        resolved = path.resolve()
+        allowed = [Path.cwd().resolve(), *self.modules]
+        if not any(resolved == folder or folder in resolved.parents for folder in allowed):
+            return None
+        try:
+            return decode(resolved.read_bytes())
+        except OSError:
+            return None
+
+
+# --- instances -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One instance of a resource, data source or module block (``count``/``for_each`` expanded)."""
+
+    suffix: str  # "", "[0]", '["key"]'
+    bindings: dict
+    condition: Assumption
+
+
+def _guarded(value: Value, assumption: Assumption, outcomes: dict[str, tuple[str, ...]]) -> Value:
+    """A value present only under ``assumption`` (absent in the other outcomes)."""
+    for subject, outcome in sorted(assumption):
+        branches = [(outcome, value)]
+        branches += [(other, Absent(span=value.span)) for other in outcomes.get(subject, (outcome, "other")) if other != outcome]
+        value = Choice(subject=subject, branches=tuple(branches), span=value.span)
+    return value
+
+
+def _alternatives(value: Value, assumption: Assumption = ALWAYS) -> list[tuple[Assumption, Value]]:
+    if isinstance(value, Choice):
+        found: list[tuple[Assumption, Value]] = []
+        for outcome, branch in value.branches:
+            found.extend(_alternatives(branch, assumption | {(value.subject, outcome)}))
+        return found
+    return [(assumption, value)]
+
+
+def _number(value: Value) -> int | None:
+    literal = literal_text(value)
+    if literal is None:
+        return None
+    try:
+        return int(float(literal))
+    except ValueError:
+        return None
+
+
+def _quoted(key: str) -> str:
+    return "[" + json.dumps(key) + "]"
+
+
+class Root:
+    """One root module and everything it calls: its deployments and variable values."""
+
+    def __init__(self, loader: TerraformLoader, source: ModuleSource, variable_values: dict[str, Value]) -> None:
+        self.loader = loader
+        self.source = source
+        self.variable_values = variable_values
+        self.outcomes: dict[str, tuple[str, ...]] = {}
+        self.instances: list[ModuleInstance] = []
+
+
+class ModuleInstance:
+    def __init__(
+        self,
+        root: Root,
+        source: ModuleSource,
+        address: str,
+        inputs: dict[str, Callable[[], Value]],
+        providers: dict[str, Deployment],
+        condition: Assumption,
+        call_site: str = "",
+    ) -> None:
+        self.root = root
+        self.source = source
+        self.address = address  # "" or "module.name[...]." prefix
+        self.inputs = inputs
+        self.providers = providers
+        self.condition = condition
+        self.call_site = call_site
+        self._values: dict[tuple, Value] = {}
+        self._evaluating: set[tuple] = set()
+        self._instances: dict[tuple, dict[str, Instance]] = {}
+        self._children: dict[str, dict[str, ModuleInstance] | Unknown] = {}
+        root.instances.append(self)
+        self._own_providers()
+
+    @property
+    def evaluator(self) -> Evaluator:
+        return Evaluator(self, {})
+
+    def _own_providers(self) -> None:
+        for block in self.source.providers:
+            name = block.labels[0]
+            alias = literal_text(self.evaluator.attribute(block.body, "alias"))
+            address = f"{name}.{alias}" if alias else name
+            self.providers[address] = self.root.loader.deployment(self, address, block)
+
+    def provider_for(self, body: syntax.Body, resource_type: str) -> Deployment:
+        provider = body.attributes.get("provider")
+        address = resource_type.split("_", 1)[0]
+        if provider is not None and isinstance(provider.expression, syntax.Traversal):
+            address = provider.expression.text or address
+        elif provider is not None and isinstance(provider.expression, syntax.Template):
+            address = "".join(part for part in provider.expression.parts if isinstance(part, str)) or address
+        deployment = self.providers.get(address) or self.providers.get(address.split(".")[0])
+        if deployment is None:
+            deployment = self.root.loader.deployment(self, address, None)
+            self.providers[address] = deployment
+        return deployment
+
+    # -- memoised evaluation with cycle detection
+
+    def memo(self, key: tuple, compute: Callable[[], Value], span: Span) -> Value:
+        if key in self._values:
+            return self._values[key]
+        if key in self._evaluating:
+            return Unknown(reason=f"{'.'.join(key)} refers to itself", span=span)
+        self._evaluating.add(key)
+        try:
+            value = compute()
+        finally:
+            self._evaluating.discard(key)
+        self._values[key] = value
+        return value
+
+    def variable(self, name: str, span: Span) -> Value:
+        block = self.source.variables.get(name)
+
+        def compute() -> Value:
+            if name in self.inputs:
+                return relocated(self.inputs[name](), span, f"input {name} of {self.call_site}")
+            if not self.address and name in self.root.variable_values:
+                given = self.root.variable_values[name]
+                return relocated(given, span, given.origin or f"variable {name}")
+            if block is None:
+                return Unknown(reason=f"var.{name} is not declared", span=span)
+            default = block.body.attributes.get("default")
+            where = f"{block.span.file}:{block.span.line}"
+            if default is None:
+                who = f"{self.call_site} does not set it" if self.address else "it is given at plan time"
+                return Unknown(reason=f"variable {name} ({where}) has no default and {who}", span=span)
+            value = self.evaluator.eval(default.expression)
+            return relocated(value, span, f"the default of variable {name} ({where})")
+
+        value = self.memo(("var", name), compute, span)
+        return relocated(value, span, "") if value.span != span else value
+
+    def local(self, name: str, span: Span) -> Value:
+        attribute = self.source.locals.get(name)
+        if attribute is None:
+            return Unknown(reason=f"local.{name} is not defined", span=span)
+        value = self.memo(("local", name), lambda: self.evaluator.eval(attribute.expression), span)
+        return relocated(value, span, f"local.{name} ({attribute.span.file}:{attribute.span.line})")
+
+    # -- resources and data sources
+
+    def instances_of(self, mode: str, resource_type: str, name: str) -> dict[str, Instance] | None:
+        key = (mode, resource_type, name)
+        block = self.source.resources.get(key)
+        if block is None:
+            return None
+        if key not in self._instances:
+            self._instances[key] = {}  # a self-reference during expansion sees no instances
+            address = f"{self.address}{'data.' if mode == 'data' else ''}{resource_type}.{name}"
+            self._instances[key] = {i.suffix: i for i in self.expand(block.body, address)}
+        return self._instances[key]
+
+    def expand(self, body: syntax.Body, address: str) -> list[Instance]:
+        count = body.attributes.get("count")
+        for_each = body.attributes.get("for_each")
+        evaluator = self.evaluator
+        if count is not None:
+            return self._counted(evaluator.eval(count.expression), address, count.expression)
+        if for_each is not None:
+            return self._each(evaluator.eval(for_each.expression), address)
+        return [Instance("", {}, ALWAYS)]
+
+    def _counted(self, value: Value, address: str, expression: syntax.Expression) -> list[Instance]:
+        alternatives = [(assumption, _number(leaf)) for assumption, leaf in _alternatives(value)]
+        known = [number for _, number in alternatives if number is not None]
+        largest = min(max(known, default=0), _MAX_INSTANCES)
+        indexed = largest > 1
+        found: list[Instance] = []
+        for index in range(largest):
+            present = [assumption for assumption, number in alternatives if number is not None and number > index]
+            bindings = {"count": MapValue(entries={"index": Scalar(value=index, span=value.span)}, span=value.span)}
+            suffix = f"[{index}]" if indexed else ""
+            if len(present) == len(alternatives):
+                found.append(Instance(suffix, bindings, ALWAYS))
+            else:
+                found.extend(Instance(suffix, bindings, assumption) for assumption in present)
+        for assumption, number in alternatives:
+            if number is None:
+                subject = f"count of {address}"
+                self.root.outcomes[subject] = ("not 0", "0")
+                index_value = Unknown(reason=f"count.index of {address}", span=value.span)
+                bindings = {"count": MapValue(entries={"index": index_value}, span=value.span)}
+                found.append(Instance("", bindings, assumption | {(subject, "not 0")}))
+        return found
+
+    def _each(self, value: Value, address: str) -> list[Instance]:
+        found: list[Instance] = []
+        for assumption, leaf in _alternatives(value):
+            if isinstance(leaf, MapValue):
+                pairs = [(text(k, leaf.key_spans.get(k, leaf.span)), v) for k, v in leaf.entries.items()]
+            elif isinstance(leaf, ListValue):
+                pairs = [(item, item) for item in leaf.items if not is_absent(item)]
+            elif is_absent(leaf):
+                pairs = []
+            else:
+                subject = f"for_each of {address}"
+                self.root.outcomes[subject] = ("not empty", "empty")
+                unknown = Unknown(reason=f"for_each of {address}: {getattr(leaf, 'reason', 'not a collection')}", span=leaf.span)
+                each = MapValue(entries={"key": unknown, "value": unknown}, span=leaf.span)
+                found.append(Instance("", {"each": each}, assumption | {(subject, "not empty")}))
+                continue
+            for key, item in pairs[:_MAX_INSTANCES]:
+                key_text = literal_text(key)
+                suffix = _quoted(key_text) if key_text is not None else "[?]"
+                each = MapValue(entries={"key": key, "value": item}, span=item.span)
+                found.append(Instance(suffix, {"each": each}, assumption))
+        return found
+
+    # -- modules
+
+    def children(self, name: str) -> dict[str, ModuleInstance] | Unknown:
+        if name in self._children:
+            return self._children[name]
+        block = self.source.modules[name]
+        self._children[name] = Unknown(reason=f"module.{name} refers to itself", span=block.span)
+        self._children[name] = self.root.loader.call(self, name, block)
+        return self._children[name]
+
+
+# --- evaluation ----------------------------------------------------------------------------------------
+
+
+class Evaluator:
+    """Expressions in one scope: a module instance plus names bound by count, for_each, for and dynamic."""
+
+    def __init__(self, module: ModuleInstance, bindings: dict[str, Value]) -> None:
+        self.module = module
+        self.bindings = bindings
+
+    def bound(self, **names: Value) -> Evaluator:
+        return Evaluator(self.module, {**self.bindings, **names})
+
+    def attribute(self, body: syntax.Body, name: str) -> Value | None:
+        attribute = body.attributes.get(name)
+        return self.eval(attribute.expression) if attribute is not None else None
+
+    def eval(self, expression: syntax.Expression) -> Value:
+        handler = _EVALUATORS.get(type(expression))
+        if handler is None:
+            return Unknown(reason=f"{type(expression).__name__} is not evaluated", span=expression.span)
+        return handler(self, expression)
+
+    # -- leaves
+
+    def literal(self, expression: syntax.Literal) -> Value:
+        if expression.value is None:
+            return Absent(span=expression.span)
+        if isinstance(expression.value, str):
+            return text(expression.value, expression.span)
+        return Scalar(value=expression.value, span=expression.span)
+
+    def template(self, expression: syntax.Template) -> Value:
+        parts = expression.parts
+        if len(parts) == 1 and isinstance(parts[0], syntax.Expression):
+            return self.eval(parts[0])  # "${x}" is x itself
+        pieces: list = [part if isinstance(part, str) else self.eval(part) for part in parts]
+        return concatenate(pieces, expression.span)
+
+    def unsupported(self, expression: syntax.Unsupported) -> Value:
+        return Unknown(reason=expression.reason, span=expression.span)
+
+    def tuple_(self, expression: syntax.TupleExpression) -> Value:
+        return ListValue(items=tuple(self.eval(item) for item in expression.items), span=expression.span)
+
+    def object_(self, expression: syntax.ObjectExpression) -> Value:
+        entries: dict[str, Value] = {}
+        key_spans: dict[str, Span] = {}
+        for key_expression, value_expression in expression.items:
+            key = literal_text(self.eval(key_expression))
+            if key is None:
+                return Unknown(reason="an object with a computed key", span=expression.span)
+            entries[key] = self.eval(value_expression)
+            key_spans[key] = key_expression.span
+        return MapValue(entries=entries, key_spans=key_spans, span=expression.span)
+
+    # -- references
+
+    def traversal(self, expression: syntax.Traversal) -> Value:
+        steps = list(expression.steps)
+        span = expression.span
+        if expression.root is None:
+            return self.steps(self.eval(expression.base), steps, span)
+        root = expression.root
+        if root in self.bindings:
+            return self.steps(self.bindings[root], steps, span)
+        module = self.module
+        if root in ("var", "local") and steps and isinstance(steps[0], str):
+            value = module.variable(steps[0], span) if root == "var" else module.local(steps[0], span)
+            return self.steps(value, steps[1:], span)
+        if root == "module" and steps and isinstance(steps[0], str):
+            return self.module_output(steps[0], steps[1:], expression)
+        if root == "data" and len(steps) >= 2 and all(isinstance(s, str) for s in steps[:2]):
+            return self.resource("data", steps[0], steps[1], steps[2:], expression)
+        if root == "path":
+            # Absolute, so that file("${path.module}/policy.json") finds the file wherever the scan runs.
+            folder = module.source.path if steps and steps[0] == "module" else module.root.source.path
+            return text(str(folder), span)
+        if root in ("terraform", "self", "count", "each"):
+            return Text(parts=(Opaque(f"{expression.text} is only known at plan time", expression.text),), span=span)
+        if steps and isinstance(steps[0], str):
+            return self.resource("resource", root, steps[0], steps[1:], expression)
+        return Unknown(reason=f"{expression.text} is not defined", span=span)
+
+    def steps(self, value: Value, steps: list, span: Span) -> Value:
+        for step in steps:
+            key = step if isinstance(step, str) else self.eval(step)
+            value = through_choices([value, key] if not isinstance(key, str) else [value], lambda vs, k=key: _step(vs, k, span), span)
+        return value
+
+    def module_output(self, name: str, steps: list, expression: syntax.Traversal) -> Value:
+        module = self.module
+        span = expression.span
+        if name not in module.source.modules:
+            return Unknown(reason=f"module.{name} is not declared", span=span)
+        children = module.children(name)
+        if isinstance(children, Unknown):
+            return Unknown(reason=children.reason, span=span, origin=children.origin)
+        suffix = ""
+        if steps and not isinstance(steps[0], str):
+            suffix = _index_suffix(self.eval(steps[0]))
+            steps = steps[1:]
+        child = children.get(suffix) or (children.get("") if suffix in ("[0]", "") else None)
+        if child is None and len(children) == 1 and not suffix:
+            child = next(iter(children.values()))
+        if child is None:
+            return Unknown(reason=f"{expression.text}: module.{name} has no instance {suffix or '(several instances)'}", span=span)
+        if not steps or not isinstance(steps[0], str):
+            return Unknown(reason=f"{expression.text} names the whole module", span=span)
+        output = child.source.outputs.get(steps[0])
+        if output is None:
+            return Unknown(reason=f"module.{name} has no output {steps[0]}", span=span)
+        value_attribute = output.body.attributes.get("value")
+        if value_attribute is None:
+            return Unknown(reason=f"output {steps[0]} of module.{name} has no value", span=span)
+        value = child.memo(("output", steps[0]), lambda: child.evaluator.eval(value_attribute.expression), span)
+        where = f"output {steps[0]} of module.{name} ({output.span.file}:{output.span.line})"
+        return self.steps(relocated(value, span, where), steps[1:], span)
+
+    def resource(self, mode: str, resource_type: str, name: str, steps: list, expression: syntax.Traversal) -> Value:
+        module = self.module
+        span = expression.span
+        instances = module.instances_of(mode, resource_type, name)
+        prefix = "data." if mode == "data" else ""
+        if instances is None:
+            return Unknown(reason=f"{expression.text}: {prefix}{resource_type}.{name} is not declared", span=span)
+        suffix = ""
+        if steps and not isinstance(steps[0], str):
+            suffix = _index_suffix(self.eval(steps[0]))
+            steps = steps[1:]
+        instance = instances.get(suffix)
+        if instance is None and suffix in ("[0]", ""):
+            instance = instances.get("") or instances.get("[0]")
+            suffix = "" if "" in instances else "[0]"
+        if instance is None:
+            return Unknown(reason=f"{expression.text}: no instance {suffix or 'without an index'}", span=span)
+        if not steps or not isinstance(steps[0], str):
+            return Unknown(reason=f"{expression.text} names a whole resource", span=span)
+        attribute = steps[0]
+        key = self.module.root.loader.resource_key(module, f"{prefix}{resource_type}.{name}{suffix}")
+        block = module.source.resources[(mode, resource_type, name)]
+        if mode == "data":
+            value = self.data_attribute(resource_type, attribute, key, block, instance, expression)
+        else:
+            value = self.resource_attribute(resource_type, attribute, key, block, instance, expression)
+        return self.steps(value, steps[1:], span)
+
+    def resource_attribute(self, resource_type, attribute, key, block, instance, expression) -> Value:
+        neutral = _COMPUTED_ATTRIBUTES.get(resource_type, {}).get(attribute)
+        if neutral is None and resource_type.startswith("aws_imagebuilder_") and attribute in ("arn", "id"):
+            neutral = ARN
+        if neutral is not None:
+            return Text(parts=(Attribute(key, neutral, expression.text),), span=expression.span)
+        configured = block.body.attributes.get(attribute)
+        if configured is not None:
+            scope = Evaluator(self.module, instance.bindings)
+            return relocated(scope.eval(configured.expression), expression.span, f"{expression.text}")
+        return Text(parts=(Attribute(key, attribute, expression.text),), span=expression.span)
+
+    def data_attribute(self, resource_type, attribute, key, block, instance, expression) -> Value:
+        span = expression.span
+        deployment = self.module.provider_for(block.body, resource_type)
+        label = expression.text
+        if resource_type == "aws_caller_identity" and attribute == "account_id":
+            return Text(parts=(deployment.account or AccountOf(deployment.key, label),), span=span)
+        if resource_type == "aws_region" and attribute in ("name", "id", "region"):
+            return Text(parts=(deployment.region or RegionOf(deployment.key, label),), span=span)
+        if resource_type == "aws_partition" and attribute == "partition":
+            return Text(parts=(deployment.partition or PartitionOf(deployment.key, label),), span=span)
+        neutral = _DATA_ATTRIBUTES.get(resource_type, {}).get(attribute)
+        if neutral is not None:
+            return Text(parts=(Attribute(key, neutral, label),), span=span)
+        configured = block.body.attributes.get(attribute)
+        if configured is not None:
+            return Evaluator(self.module, instance.bindings).eval(configured.expression)
+        return Unknown(reason=f"{label} is read from the live account at plan time", span=span)
+
+    # -- operators
+
+    def call(self, expression: syntax.Call) -> Value:
+        function = _FUNCTIONS.get(expression.name.split("::")[-1])
+        if function is None:
+            return Unknown(reason=f"{expression.name}() is not evaluated", span=expression.span)
+        arguments = [self.eval(argument) for argument in expression.arguments]
+        if expression.expand_last and arguments and isinstance(arguments[-1], ListValue):
+            arguments = arguments[:-1] + list(arguments[-1].items)
+        return function(self, arguments, expression)
+
+    def conditional(self, expression: syntax.Conditional) -> Value:
+        test = self.eval(expression.test)
+
+        def decide(values: list[Value]) -> Value:
+            flag = as_bool(values[0])
+            if flag is True:
+                return self.eval(expression.yes)
+            if flag is False:
+                return self.eval(expression.no)
+            subject = expression.text or "a condition"
+            self.module.root.outcomes[subject] = ("true", "false")
+            branches = (("true", self.eval(expression.yes)), ("false", self.eval(expression.no)))
+            return Choice(subject=subject, branches=branches, span=expression.span)
+
+        return through_choices([test], decide, expression.span)
+
+    def operation(self, expression: syntax.Operation) -> Value:
+        operands = [self.eval(operand) for operand in expression.operands]
+        return through_choices(operands, lambda values: _operate(expression.operator, values, expression.span), expression.span)
+
+    def for_(self, expression: syntax.ForExpression) -> Value:
+        collection = self.eval(expression.collection)
+        if isinstance(collection, MapValue):
+            pairs = [(text(k, collection.span), v) for k, v in collection.entries.items()]
+        elif isinstance(collection, ListValue):
+            pairs = [(Scalar(value=i, span=item.span), item) for i, item in enumerate(collection.items)]
+        else:
+            reason = getattr(collection, "reason", "a collection that is not known")
+            return Unknown(reason=f"{expression.text or 'a for expression'} iterates {reason}", span=expression.span)
+        results: list[tuple[Value | None, Value]] = []
+        for key, item in pairs:
+            names = {expression.value_name: item}
+            if expression.key_name:
+                names[expression.key_name] = key
+            scope = self.bound(**names)
+            if expression.condition is not None:
+                keep = as_bool(scope.eval(expression.condition))
+                if keep is None:
+                    return Unknown(reason=f"the filter of {expression.text or 'a for expression'} cannot be decided", span=expression.span)
+                if not keep:
+                    continue
+            results.append((scope.eval(expression.key) if expression.key else None, scope.eval(expression.value)))
+        if expression.key is None:
+            return ListValue(items=tuple(value for _, value in results), span=expression.span)
+        entries: dict[str, Value] = {}
+        for key, value in results:
+            name = literal_text(key)
+            if name is None:
+                return Unknown(reason="a for expression with computed keys", span=expression.span)
+            if expression.grouped:
+                previous = entries.get(name)
+                items = previous.items if isinstance(previous, ListValue) else ()
+                entries[name] = ListValue(items=(*items, value), span=expression.span)
+            else:
+                entries[name] = value
+        return MapValue(entries=entries, span=expression.span)
+
+    def splat(self, expression: syntax.Splat) -> Value:
+        source = expression.source
+        if isinstance(source, syntax.Traversal) and source.root and len(source.steps) == 1 and "_" in source.root:
+            instances = self.module.instances_of("resource", source.root, source.steps[0]) or {}
+            items = []
+            for suffix in instances:
+                index = syntax.Literal(expression.span, int(suffix[1:-1]) if suffix[1:-1].isdigit() else suffix[2:-2])
+                reference = syntax.Traversal(
+                    expression.span, source.root, None, (source.steps[0], index, *expression.steps), expression.text
+                ) if suffix else syntax.Traversal(expression.span, source.root, None, (source.steps[0], *expression.steps), expression.text)
+                items.append(self.eval(reference))
+            return ListValue(items=tuple(items), span=expression.span)
+        value = self.eval(source)
+        items = value.items if isinstance(value, ListValue) else (() if is_absent(value) else (value,))
+        if isinstance(value, Unknown):
+            return value
+        return ListValue(items=tuple(self.steps(item, list(expression.steps), expression.span) for item in items), span=expression.span)
+
+
+def _index_suffix(index: Value) -> str:
+    literal = literal_text(index)
+    if literal is None:
+        return "[?]"
+    if isinstance(index, Scalar) and isinstance(index.value, (int, float)):
+        return f"[{int(index.value)}]"
+    return f"[{literal}]" if literal.isdigit() else _quoted(literal)
+
+
+def _step(values: list[Value], key, span: Span) -> Value:
+    value = values[0]
+    if not isinstance(key, str):
+        key = values[1]
+    if isinstance(value, Unknown):
+        return value
+    if isinstance(key, Value):
+        literal = literal_text(key)
+        if literal is None:
+            return Unknown(reason="an index that is not known", span=span)
+        if isinstance(value, ListValue):
+            number = _number(key)
+            if number is None or not 0 <= number < len(value.items):
+                return Missing(reason=f"index {literal} is outside the list", span=span)
+            return value.items[number]
+        key = literal
+    if isinstance(value, MapValue):
+        found = value.entries.get(key)
+        return found if found is not None else Missing(reason=f"no key {key!r}", span=span)
+    if isinstance(value, Text) and value.symbol is not None:
+        return Text(parts=(Opaque(f"{value.shown()}.{key}", f"{value.shown()}.{key}"),), span=span)
+    return Missing(reason=f"no attribute {key!r}", span=span)
+
+
+def _operate(operator: str, values: list[Value], span: Span) -> Value:
+    if any(isinstance(value, Unknown) for value in values):
+        unknown = next(value for value in values if isinstance(value, Unknown))
+        return Unknown(reason=unknown.reason, span=span, origin=unknown.origin)
+    if operator == "!":
+        flag = as_bool(values[0])
+        return Scalar(value=not flag, span=span) if flag is not None else Unknown(reason="negation of an unknown", span=span)
+    if operator == "neg":
+        number = _float(values[0])
+        return Scalar(value=-number, span=span) if number is not None else Unknown(reason="an unknown number", span=span)
+    left, right = values
+    if operator in ("&&", "||"):
+        a, b = as_bool(left), as_bool(right)
+        if operator == "&&":
+            result = False if False in (a, b) else (None if None in (a, b) else True)
+        else:
+            result = True if True in (a, b) else (None if None in (a, b) else False)
+        return Scalar(value=result, span=span) if result is not None else Unknown(reason="an undecided condition", span=span)
+    if operator in ("==", "!="):
+        a, b = _comparable(left), _comparable(right)
+        if a is None or b is None:
+            return Unknown(reason="a comparison with a value that is not known", span=span)
+        return Scalar(value=(a == b) == (operator == "=="), span=span)
+    a, b = _float(left), _float(right)
+    if a is None or b is None:
+        return Unknown(reason="arithmetic on values that are not known", span=span)
+    results = {
+        "+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
+        "/": lambda: a / b if b else math.nan, "%": lambda: a % b if b else math.nan,
+        "<": lambda: a < b, ">": lambda: a > b, "<=": lambda: a <= b, ">=": lambda: a >= b,
+    }  # fmt: skip
+    result = results[operator]()
+    if isinstance(result, float) and result.is_integer() and operator not in ("<", ">", "<=", ">="):
+        result = int(result)
+    return Scalar(value=result, span=span)
+
+
+def _float(value: Value) -> float | None:
+    literal = literal_text(value)
+    try:
+        return float(literal) if literal is not None else None
+    except ValueError:
+        return None
+
+
+def _comparable(value: Value):
+    if is_absent(value):
+        return ("null",)
+    if isinstance(value, ListValue):
+        items = [_comparable(item) for item in value.items]
+        return None if None in items else ("list", tuple(items))
+    if isinstance(value, MapValue):
+        entries = {k: _comparable(v) for k, v in value.entries.items()}
+        return None if None in entries.values() else ("map", tuple(sorted(entries.items())))
+    if isinstance(value, Scalar) and isinstance(value.value, (int, float)) and not isinstance(value.value, bool):
+        return ("number", float(value.value))
+    literal = literal_text(value)
+    return None if literal is None else ("text", literal)
+
+
+_EVALUATORS: dict[type, Callable[[Evaluator, syntax.Expression], Value]] = {
+    syntax.Literal: Evaluator.literal,
+    syntax.Template: Evaluator.template,
+    syntax.Traversal: Evaluator.traversal,
+    syntax.Call: Evaluator.call,
+    syntax.Conditional: Evaluator.conditional,
+    syntax.Operation: Evaluator.operation,
+    syntax.TupleExpression: Evaluator.tuple_,
+    syntax.ObjectExpression: Evaluator.object_,
+    syntax.ForExpression: Evaluator.for_,
+    syntax.Splat: Evaluator.splat,
+    syntax.Unsupported: Evaluator.unsupported,
+}
+
+# What references to computed attributes give, in neutral attribute names.
+_COMPUTED_ATTRIBUTES: dict[str, dict[str, str]] = {
+    "aws_kms_key": {"arn": ARN, "key_id": KEY_ID, "id": KEY_ID},
+    "aws_kms_replica_key": {"arn": ARN, "key_id": KEY_ID, "id": KEY_ID},
+    "aws_kms_external_key": {"arn": ARN, "id": KEY_ID},
+    "aws_kms_alias": {"arn": ARN, "name": ALIAS_NAME, "id": ALIAS_NAME, "target_key_arn": "target_key_arn"},
+    "aws_iam_role": {"arn": ARN, "name": NAME, "id": NAME, "unique_id": "unique_id"},
+}
+_DATA_ATTRIBUTES: dict[str, dict[str, str]] = {
+    "aws_kms_key": {"arn": ARN, "id": KEY_ID, "key_id": KEY_ID},
+    "aws_kms_alias": {"arn": ARN, "target_key_arn": ARN, "target_key_id": KEY_ID, "name": ALIAS_NAME, "id": ALIAS_NAME},
+}
+
+
+# --- functions -------------------------------------------------------------------------------------------
+
+
+def _known(arguments: list[Value], expression: syntax.Call, count: int | None = None) -> Unknown | None:
+    """An Unknown to return when an argument is unknown (or the argument count is wrong), else None."""
+    if count is not None and len(arguments) < count:
+        return Unknown(reason=f"{expression.name}() needs {count} arguments", span=expression.span)
+    for argument in arguments:
+        if isinstance(argument, Unknown):
+            return Unknown(reason=argument.reason, span=expression.span, origin=argument.origin)
+    return None
+
+
+def _fn_passthrough(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    return args[0] if args else Unknown(reason=f"{e.name}() without arguments", span=e.span)
+
+
+def _fn_jsondecode(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    literal = literal_text(args[0]) if args else None
+    if literal is None:
+        return _known(args, e) or Unknown(reason="jsondecode() of a value that is not known", span=e.span)
+    try:
+        return from_python(json.loads(literal), e.span)
+    except ValueError:
+        return Unknown(reason="jsondecode() of text that is not JSON", span=e.span)
+
+
+def _read_relative(ev: Evaluator, args: list[Value], e: syntax.Call) -> tuple[str | None, Unknown | None]:
+    """The text of a file named by a literal path: relative paths start at the root module, as in Terraform."""
+    path_text = literal_text(args[0]) if args else None
+    if path_text is None:
+        return None, Unknown(reason=f"{e.name}() of a path that is not known", span=e.span)
+    path = Path(path_text)
+    if not path.is_absolute():
+        path = ev.module.root.source.path / path
+    content = ev.module.root.loader.sources.read_text(path)
+    if content is None:
+        return None, Unknown(reason=f"{e.name}(): {path_text} is not in the scanned tree", span=e.span)
+    return content, None
+
+
+def _fn_file(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    content, problem = _read_relative(ev, args, e)
+    if problem is not None:
+        return problem
+    return text(content, e.span, f"file {literal_text(args[0])}")
+
+
+def _fn_templatefile(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    content, problem = _read_relative(ev, args, e)
+    if problem is not None:
+        return problem
+    variables = args[1] if len(args) > 1 else MapValue(entries={}, span=e.span)
+    if not isinstance(variables, MapValue):
+        return Unknown(reason="templatefile() with variables that are not known", span=e.span)
+    template = syntax.template_from_text(content, ev.module.source.display, e.span)
+    value = Evaluator(ev.module, dict(variables.entries)).eval(template)
+    return relocated(value, e.span, f"template {literal_text(args[0])}")
+
+
+def _fn_format(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    pattern = literal_text(args[0]) if args else None
+    if pattern is None:
+        return _known(args, e) or Unknown(reason="format() with a pattern that is not known", span=e.span)
+    pieces: list = []
+    remaining = iter(args[1:])
+    for match in re.finditer(r"%%|%[-+# 0]*\d*(?:\.\d+)?[a-zA-Z]|[^%]+", pattern):
+        token = match.group(0)
+        if token == "%%":
+            pieces.append("%")
+        elif token.startswith("%"):
+            argument = next(remaining, None)
+            if argument is None:
+                return Unknown(reason="format() with too few arguments", span=e.span)
+            pieces.append(argument)
+        else:
+            pieces.append(token)
+    return concatenate(pieces, e.span)
+
+
+def _fn_lookup(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    if len(args) < 2:
+        return Unknown(reason="lookup() needs a map and a key", span=e.span)
+    found = _step([args[0], args[1]], None, e.span)
+    if isinstance(found, Missing) and len(args) > 2:
+        return args[2]
+    return found
+
+
+def _fn_try(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    for argument in args:
+        if isinstance(argument, Missing):
+            continue
+        return argument
+    return Unknown(reason="every argument of try() fails", span=e.span)
+
+
+def _fn_can(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    if args and isinstance(args[0], Missing):
+        return Scalar(value=False, span=e.span)
+    if args and isinstance(args[0], Unknown):
+        return Unknown(reason=args[0].reason, span=e.span)
+    return Scalar(value=True, span=e.span)
+
+
+def _fn_coalesce(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    for argument in args:
+        if isinstance(argument, (Unknown, Choice)):
+            return through_choices(args, lambda values: _fn_coalesce(ev, values, e), e.span) if isinstance(argument, Choice) else argument
+        if not is_absent(argument) and literal_text(argument) != "":
+            return argument
+    return Absent(span=e.span)
+
+
+def _items(value: Value) -> tuple[Value, ...] | None:
+    if isinstance(value, ListValue):
+        return value.items
+    if is_absent(value):
+        return ()
+    return None
+
+
+def _fn_concat(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    def concat(values: list[Value]) -> Value:
+        items: list[Value] = []
+        for value in values:
+            found = _items(value)
+            if found is None:
+                return Unknown(reason="concat() of a list that is not known", span=e.span)
+            items.extend(found)
+        return ListValue(items=tuple(items), span=e.span)
+
+    return through_choices(args, concat, e.span)
+
+
+def _fn_merge(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    def merge(values: list[Value]) -> Value:
+        entries: dict[str, Value] = {}
+        for value in values:
+            if is_absent(value):
+                continue
+            if not isinstance(value, MapValue):
+                return Unknown(reason="merge() of a map that is not known", span=e.span)
+            entries.update(value.entries)
+        return MapValue(entries=entries, span=e.span)
+
+    return through_choices(args, merge, e.span)
+
+
+def _fn_flatten(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    def flatten(value: Value) -> list[Value] | None:
+        if isinstance(value, ListValue):
+            out: list[Value] = []
+            for item in value.items:
+                inner = flatten(item)
+                if inner is None:
+                    return None
+                out.extend(inner)
+            return out
+        return None if isinstance(value, (Unknown, Choice)) else [value]
+
+    items = flatten(args[0]) if args else None
+    return ListValue(items=tuple(items), span=e.span) if items is not None else Unknown(reason="flatten() of a list that is not known", span=e.span)
+
+
+def _fn_compact(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    items = _items(args[0]) if args else None
+    if items is None:
+        return Unknown(reason="compact() of a list that is not known", span=e.span)
+    return ListValue(items=tuple(i for i in items if not is_absent(i) and literal_text(i) != ""), span=e.span)
+
+
+def _fn_distinct(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    items = _items(args[0]) if args else None
+    if items is None:
+        return args[0] if args else Unknown(reason="distinct() without a list", span=e.span)
+    seen: list = []
+    kept: list[Value] = []
+    for item in items:
+        key = _comparable(item)
+        if key is None or key not in seen:
+            seen.append(key)
+            kept.append(item)
+    return ListValue(items=tuple(kept), span=e.span)
+
+
+def _fn_length(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    def length(values: list[Value]) -> Value:
+        value = values[0]
+        if isinstance(value, (ListValue, MapValue)):
+            return Scalar(value=len(value.items if isinstance(value, ListValue) else value.entries), span=e.span)
+        literal = literal_text(value)
+        if isinstance(value, Text) and literal is not None:
+            return Scalar(value=len(literal), span=e.span)
+        return Unknown(reason=getattr(value, "reason", "length() of a value that is not known"), span=e.span)
+
+    return through_choices(args[:1], length, e.span) if args else Unknown(reason="length() without argument", span=e.span)
+
+
+def _fn_element(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    items = _items(args[0]) if args else None
+    index = _number(args[1]) if len(args) > 1 else None
+    if not items or index is None:
+        return _known(args, e) or Unknown(reason="element() of a list that is not known", span=e.span)
+    return items[index % len(items)]
+
+
+def _fn_one(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    items = _items(args[0]) if args else None
+    if items is None:
+        return _known(args, e) or Unknown(reason="one() of a list that is not known", span=e.span)
+    return items[0] if len(items) == 1 else Absent(span=e.span)
+
+
+def _fn_join(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    separator = literal_text(args[0]) if args else None
+    items = _items(args[1]) if len(args) > 1 else None
+    if separator is None or items is None:
+        return _known(args, e) or Unknown(reason="join() of values that are not known", span=e.span)
+    pieces: list = []
+    for index, item in enumerate(items):
+        if index:
+            pieces.append(separator)
+        pieces.append(item)
+    return concatenate(pieces, e.span)
+
+
+def _fn_split(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    separator, source = (literal_text(a) for a in args[:2]) if len(args) > 1 else (None, None)
+    if separator is None or source is None:
+        return _known(args, e) or Unknown(reason="split() of text that is not known", span=e.span)
+    return ListValue(items=tuple(text(piece, e.span) for piece in source.split(separator)), span=e.span)
+
+
+def _text_function(transform: Callable[[str], str]):
+    def function(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+        literal = literal_text(args[0]) if args else None
+        if literal is None:
+            return _known(args, e) or Unknown(reason=f"{e.name}() of text that is not known", span=e.span)
+        return text(transform(literal), e.span, args[0].origin)
+
+    return function
+
+
+def _fn_replace(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    literals = [literal_text(a) for a in args[:3]]
+    if len(literals) < 3 or None in literals:
+        return _known(args, e) or Unknown(reason="replace() of text that is not known", span=e.span)
+    source, old, new = literals
+    if len(old) > 1 and old.startswith("/") and old.endswith("/"):
+        try:
+            return text(re.sub(old[1:-1], new.replace("$", "\\"), source), e.span)
+        except re.error:
+            return Unknown(reason="replace() with a pattern this linter cannot run", span=e.span)
+    return text(source.replace(old, new), e.span)
+
+
+def _fn_keys(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    if not args or not isinstance(args[0], MapValue):
+        return _known(args, e) or Unknown(reason="keys() of a map that is not known", span=e.span)
+    return ListValue(items=tuple(text(k, e.span) for k in sorted(args[0].entries)), span=e.span)
+
+
+def _fn_values(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    if not args or not isinstance(args[0], MapValue):
+        return _known(args, e) or Unknown(reason="values() of a map that is not known", span=e.span)
+    return ListValue(items=tuple(args[0].entries[k] for k in sorted(args[0].entries)), span=e.span)
+
+
+def _fn_contains(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    items = _items(args[0]) if args else None
+    wanted = _comparable(args[1]) if len(args) > 1 else None
+    if items is None or wanted is None or any(_comparable(item) is None for item in items):
+        return Unknown(reason="contains() of values that are not known", span=e.span)
+    return Scalar(value=any(_comparable(item) == wanted for item in items), span=e.span)
+
+
+def _fn_tomap(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
+    return args[0] if args else MapValue(entries={}, span=e.span)
+
+
+_FUNCTIONS: dict[str, Callable[[Evaluator, list[Value], syntax.Call], Value]] = {
+    "jsonencode": _fn_passthrough,
+    "yamlencode": _fn_passthrough,
+    "tostring": _fn_passthrough,
+    "tolist": _fn_passthrough,
+    "toset": _fn_distinct,
+    "tomap": _fn_tomap,
+    "tonumber": _fn_passthrough,
+    "tobool": _fn_passthrough,
+    "sensitive": _fn_passthrough,
+    "nonsensitive": _fn_passthrough,
+    "jsondecode": _fn_jsondecode,
+    "file": _fn_file,
+    "templatefile": _fn_templatefile,
+    "format": _fn_format,
+    "lookup": _fn_lookup,
+    "try": _fn_try,
+    "can": _fn_can,
+    "coalesce": _fn_coalesce,
+    "concat": _fn_concat,
+    "merge": _fn_merge,
+    "flatten": _fn_flatten,
+    "compact": _fn_compact,
+    "distinct": _fn_distinct,
+    "length": _fn_length,
+    "element": _fn_element,
+    "one": _fn_one,
+    "join": _fn_join,
+    "split": _fn_split,
+    "lower": _text_function(str.lower),
+    "upper": _text_function(str.upper),
+    "trimspace": _text_function(str.strip),
+    "replace": _fn_replace,
+    "keys": _fn_keys,
+    "values": _fn_values,
+    "contains": _fn_contains,
+}
+
+
+# --- blocks as values, and the neutral model -----------------------------------------------------------
+
+
+def body_value(evaluator: Evaluator, body: syntax.Body, span: Span) -> MapValue:
+    """A block's arguments and nested blocks (each nested block type a list), dynamic blocks expanded."""
+    entries: dict[str, Value] = {}
+    key_spans: dict[str, Span] = {}
+    for name, attribute in body.attributes.items():
+        if name not in _META_ARGUMENTS:
+            entries[name] = evaluator.eval(attribute.expression)
+            key_spans[name] = attribute.span
+    grouped: dict[str, list[Value]] = {}
+    for block in body.blocks:
+        if block.type == "dynamic" and block.labels:
+            grouped.setdefault(block.labels[0], []).extend(_dynamic_items(evaluator, block))
+        elif block.type not in _SKIPPED_BLOCKS:
+            grouped.setdefault(block.type, []).append(body_value(evaluator, block.body, block.span))
+            key_spans.setdefault(block.type, block.span)
+    for block_type, items in grouped.items():
+        if items:
+            entries[block_type] = ListValue(items=tuple(items), span=items[0].span)
+    return MapValue(entries=entries, key_spans=key_spans, span=span)
+
+
+def _dynamic_items(evaluator: Evaluator, block: syntax.Block) -> list[Value]:
+    label = block.labels[0]
+    for_each = block.body.attributes.get("for_each")
+    iterator_attribute = block.body.attributes.get("iterator")
+    iterator = label
+    if iterator_attribute is not None and isinstance(iterator_attribute.expression, syntax.Traversal):
+        iterator = iterator_attribute.expression.root or label
+    content = next((inner for inner in block.body.blocks if inner.type == "content"), None)
+    if for_each is None or content is None:
+        return []
+    collection = evaluator.eval(for_each.expression)
+    root = evaluator.module.root
+    items: list[Value] = []
+    for assumption, leaf in _alternatives(collection):
+        if isinstance(leaf, MapValue):
+            pairs = [(text(k, leaf.span), v) for k, v in leaf.entries.items()]
+        elif isinstance(leaf, ListValue):
+            pairs = [(Scalar(value=i, span=item.span), item) for i, item in enumerate(leaf.items)]
+        elif is_absent(leaf):
+            pairs = []
+        else:
+            subject = f"dynamic {label} over {for_each.expression.span.file}:{for_each.expression.span.line}"
+            root.outcomes[subject] = ("not empty", "empty")
+            unknown = Unknown(reason=f"dynamic {label}: {getattr(leaf, 'reason', 'the collection is not known')}", span=block.span)
+            pairs = [(unknown, unknown)]
+            assumption = assumption | {(subject, "not empty")}
+        for key, item in pairs[:_MAX_INSTANCES]:
+            scope = evaluator.bound(**{iterator: MapValue(entries={"key": key, "value": item}, span=block.span)})
+            value = body_value(scope, content.body, block.span)
+            items.append(_guarded(value, assumption, root.outcomes) if assumption else value)
+    return items
+
+
+def _single(value: Value | None) -> Value | None:
+    """A nested block that appears once (``ebs``, ``ami_distribution_configuration``)."""
+    if isinstance(value, ListValue):
+        return value.items[0] if value.items else None
+    if isinstance(value, Choice):
+        branches = tuple((outcome, _single(branch) or Absent(span=branch.span)) for outcome, branch in value.branches)
+        return Choice(subject=value.subject, branches=branches, span=value.span)
+    return value
+
+
+def _image_recipe(header: dict, p: Value) -> Resource:
+    volumes = []
+    for assumption, item in members(field_of(p, "block_device_mapping")):
+        ebs = _single(field_of(item, "ebs"))
+        if ebs is None:
+            continue
+        volumes.append(
+            Volume(
+                span=item.span,
+                device=field_of(item, "device_name"),
+                encrypted=field_of(ebs, "encrypted"),
+                kms_key_id=field_of(ebs, "kms_key_id"),
+                condition=assumption,
+            )
+        )
+    return ImageRecipe(**header, recipe_name=field_of(p, "name"), parent_image=field_of(p, "parent_image"), volumes=volumes)
+
+
+def _distribution_configuration(header: dict, p: Value) -> Resource:
+    entries = []
+    for assumption, item in members(field_of(p, "distribution")):
+        ami = _single(field_of(item, "ami_distribution_configuration"))
+        launch = _single(field_of(ami, "launch_permission"))
+        template_accounts = [
+            account
+            for _, template in members(field_of(item, "launch_template_configuration"))
+            if (account := field_of(template, "account_id")) is not None
+        ]
+        entries.append(
+            DistributionEntry(
+                span=item.span,
+                region=field_of(item, "region"),
+                kms_key_id=field_of(ami, "kms_key_id"),
+                target_account_ids=field_of(ami, "target_account_ids"),
+                launch_permission=LaunchPermission(
+                    user_ids=field_of(launch, "user_ids"),
+                    user_groups=field_of(launch, "user_groups"),
+                    organization_arns=field_of(launch, "organization_arns"),
+                    organizational_unit_arns=field_of(launch, "organizational_unit_arns"),
+                ),
+                launch_template_accounts=template_accounts,
+                condition=assumption,
+            )
+        )
+    return DistributionConfiguration(**header, configuration_name=field_of(p, "name"), entries=entries)
+
+
+_BUILDERS: dict[tuple[str, str], Callable[[dict, Value], Resource]] = {
+    ("resource", "aws_imagebuilder_image_recipe"): _image_recipe,
+    ("resource", "aws_imagebuilder_container_recipe"): lambda h, p: ContainerRecipe(**h, recipe_name=field_of(p, "name")),
+    ("resource", "aws_imagebuilder_distribution_configuration"): _distribution_configuration,
+    ("resource", "aws_imagebuilder_image_pipeline"): lambda h, p: ImageBuild(
+        **h, recipe=field_of(p, "image_recipe_arn") or field_of(p, "container_recipe_arn"),
+        distribution=field_of(p, "distribution_configuration_arn"),
+    ),
+    ("resource", "aws_imagebuilder_image"): lambda h, p: ImageBuild(
+        **h, recipe=field_of(p, "image_recipe_arn") or field_of(p, "container_recipe_arn"),
+        distribution=field_of(p, "distribution_configuration_arn"),
+    ),
+    ("resource", "aws_kms_key"): lambda h, p: KmsKey(
+        **h, key_spec=field_of(p, "customer_master_key_spec") or field_of(p, "key_spec"),
+        key_usage=field_of(p, "key_usage"), policy=field_of(p, "policy"),
+    ),
+    ("resource", "aws_kms_replica_key"): lambda h, p: KmsKey(**h, policy=field_of(p, "policy"), replica_of=field_of(p, "primary_key_arn")),
+    ("resource", "aws_kms_alias"): lambda h, p: KmsAlias(**h, alias_name=field_of(p, "name"), target_key=field_of(p, "target_key_id")),
+    ("resource", "aws_ebs_encryption_by_default"): lambda h, p: EbsEncryptionByDefault(**h, enabled=field_of(p, "enabled")),
+    ("resource", "aws_ebs_default_kms_key"): lambda h, p: EbsDefaultKey(**h, key=field_of(p, "key_arn")),
+    ("data", "aws_kms_key"): lambda h, p: KeyLookup(**h, lookup=field_of(p, "key_id")),
+    ("data", "aws_kms_alias"): lambda h, p: KeyLookup(**h, lookup=field_of(p, "name")),
+}  # fmt: skip
+
+# Terraform-only linking: a separate resource that replaces a key's policy.
+_KEY_POLICY_TYPE = ("resource", "aws_kms_key_policy")
+
+
+# --- loading a scan's Terraform ------------------------------------------------------------------------
+
+
+class TerraformLoader:
+    def __init__(self, sources: Sources, var_files: list[tuple[str, dict[str, Value]]]) -> None:
+        self.sources = sources
+        self.var_files = var_files
+        self._deployments: dict[str, Deployment] = {}
+        self._root_keys: dict[int, str] = {}
+
+    # -- the estate's resources
+
+    def load(self, folders: Iterable[Path]) -> list[Resource]:
+        modules = [source for folder in folders if (source := self.sources.module(folder)) is not None]
+        called = {callee for module in modules for callee in self._local_callees(module)}
+        resources: list[Resource] = []
+        for module in modules:
+            if module.path in called or not module.resources and not module.modules:
+                continue
+            root = Root(self, module, self._variable_values(module))
+            self._root_keys[id(root)] = module.display
+            top = ModuleInstance(root, module, "", {}, {}, ALWAYS)
+            self._instantiate_all(top)
+            resources.extend(self._resources_of(root))
+        return resources
+
+    def _local_callees(self, module: ModuleSource) -> list[Path]:
+        callees = []
+        for block in module.modules.values():
+            path = _literal_source(block)
+            if path and path.startswith(("./", "../")):
+                callees.append((module.path / path).resolve())
+        return callees
+
+    def _instantiate_all(self, instance: ModuleInstance) -> None:
+        for name in instance.source.modules:
+            children = instance.children(name)
+            if isinstance(children, dict):
+                for child in children.values():
+                    self._instantiate_all(child)
+
+    def _variable_values(self, module: ModuleSource) -> dict[str, Value]:
+        values: dict[str, Value] = {}
+        automatic = [module.path / "terraform.tfvars", module.path / "terraform.tfvars.json"]
+        automatic += sorted(p for p in module.path.glob("*.auto.tfvars*") if p.name.endswith((".auto.tfvars", ".auto.tfvars.json")))
+        for path in automatic:
+            if path.is_file():
+                values.update(self.read_tfvars(path))
+        for _, given in self.var_files:
+            values.update({name: value for name, value in given.items() if name in module.variables})
+        return values
+
+    def read_tfvars(self, path: Path) -> dict[str, Value]:
+        display = self.sources.display(path)
+        body = self.sources.parse(path)
+        if body is None:
+            return {}
+        values: dict[str, Value] = {}
+        if path.name.endswith(".json"):
+            root = parse_json(path.read_bytes(), display).root
+            items = root.entries.items() if isinstance(root, MapValue) else ()
+            for name, value in items:
+                values[name] = relocated(value, value.span, f"{display}:{value.span.line}")
+            return values
+        scope = Evaluator(_EmptyModule(), {})
+        for name, attribute in body.attributes.items():
+            value = scope.eval(attribute.expression)
+            values[name] = relocated(value, value.span, f"{display}:{attribute.span.line}")
+        return values
+
+    def resource_key(self, module: ModuleInstance, address: str) -> str:
+        return f"{module.root.source.display}::{module.address}{address}"
+
+    # -- providers
+
+    def deployment(self, module: ModuleInstance, address: str, block: syntax.Block | None) -> Deployment:
+        key = f"tf:{module.root.source.display}:{module.address}{address}"
+        if key in self._deployments:
+            return self._deployments[key]
+        evaluator = module.evaluator
+        region = account = None
+        if block is not None:
+            region = literal_text(evaluator.attribute(block.body, "region"))
+            for assume in block.body.blocks:
+                if assume.type == "assume_role":
+                    role = literal_text(evaluator.attribute(assume.body, "role_arn")) or ""
+                    match = _ROLE_ARN_ACCOUNT.match(role)
+                    account = match.group(1) if match else account
+            allowed = evaluator.attribute(block.body, "allowed_account_ids")
+            if account is None and isinstance(allowed, ListValue) and len(allowed.items) == 1:
+                account = literal_text(allowed.items[0])
+        name = f"provider {module.address}{address} of {module.root.source.display}"
+        deployment = Deployment(key=key, name=name, account=account, region=region)
+        self._deployments[key] = deployment
+        return deployment
+
+    # -- modules
+
+    def call(self, caller: ModuleInstance, name: str, block: syntax.Block) -> dict[str, ModuleInstance] | Unknown:
+        source_text = _literal_source(block) or ""
+        folder = self._module_folder(caller, name, source_text)
+        if folder is None:
+            where = "is not in the scanned tree" if source_text.startswith(("./", "../")) else "is not downloaded (.terraform/modules)"
+            return Unknown(reason=f"module.{name} comes from {source_text or 'an unknown source'}, which {where}", span=block.span)
+        source = self.sources.module(folder)
+        if source is None:
+            return Unknown(reason=f"module.{name}: {source_text} cannot be read", span=block.span)
+        instances = caller.expand(block.body, f"{caller.address}module.{name}")
+        children: dict[str, ModuleInstance] = {}
+        for instance in instances:
+            scope = Evaluator(caller, instance.bindings)
+            inputs = {
+                key: (lambda attribute=attribute, scope=scope: scope.eval(attribute.expression))
+                for key, attribute in block.body.attributes.items()
+                if key not in _META_ARGUMENTS
+            }
+            providers = {"aws": caller.providers["aws"]} if "aws" in caller.providers else {}
+            mapping = block.body.attributes.get("providers")
+            if mapping is not None and isinstance(mapping.expression, syntax.ObjectExpression):
+                for key_expression, value_expression in mapping.expression.items:
+                    child_name = literal_text(scope.eval(key_expression)) if isinstance(key_expression, syntax.Literal) else getattr(key_expression, "text", None)
+                    parent_name = getattr(value_expression, "text", None)
+                    if child_name and parent_name:
+                        providers[child_name] = caller.providers.get(parent_name) or self.deployment(caller, parent_name, None)
+            if "aws" not in providers:
+                providers["aws"] = caller.provider_for(syntax.Body(), "aws")
+            call_site = f"module.{name} ({block.span.file}:{block.span.line})"
+            children[instance.suffix] = ModuleInstance(
+                caller.root, source, f"{caller.address}module.{name}{instance.suffix}.", inputs, providers,
+                caller.condition | instance.condition, call_site,
+            )  # fmt: skip
+        return children
+
+    def _module_folder(self, caller: ModuleInstance, name: str, source_text: str) -> Path | None:
+        if source_text.startswith(("./", "../")):
+            folder = (caller.source.path / source_text).resolve()
+            return folder if folder.is_dir() else None
+        manifest = caller.root.source.path / ".terraform" / "modules" / "modules.json"
+        key = (caller.address.replace("module.", "").rstrip(".") + "." + name).strip(".")
+        key = re.sub(r"\[[^\]]*\]", "", key)
+        try:
+            listed = json.loads(manifest.read_text(encoding="utf-8")).get("Modules", [])
+        except (OSError, ValueError, AttributeError):
+            return None
+        for entry in listed:
+            if isinstance(entry, dict) and entry.get("Key") == key and entry.get("Dir"):
+                folder = (caller.root.source.path / entry["Dir"]).resolve()
+                return folder if folder.is_dir() else None
+        return None
+
+    # -- resources
+
+    def _resources_of(self, root: Root) -> list[Resource]:
+        found: list[Resource] = []
+        policies: list[tuple[Value | None, Value | None]] = []
+        for module in list(root.instances):
+            for (mode, resource_type, name), block in module.source.resources.items():
+                build = _BUILDERS.get((mode, resource_type))
+                is_policy = (mode, resource_type) == _KEY_POLICY_TYPE
+                if build is None and not is_policy:
+                    continue
+                deployment = module.provider_for(block.body, resource_type)
+                prefix = "data." if mode == "data" else ""
+                for suffix, instance in (module.instances_of(mode, resource_type, name) or {}).items():
+                    evaluator = Evaluator(module, instance.bindings)
+                    properties = body_value(evaluator, block.body, block.span)
+                    if is_policy:
+                        policies.append((field_of(properties, "key_id"), field_of(properties, "policy")))
+                        continue
+                    address = f"{module.address}{prefix}{resource_type}.{name}{suffix}"
+                    header = dict(
+                        key=self.resource_key(module, f"{prefix}{resource_type}.{name}{suffix}"),
+                        name=address,
+                        type=f"{prefix}{resource_type}",
+                        span=block.span,
+                        deployment=deployment,
+                        condition=module.condition | instance.condition,
+                    )
+                    found.append(build(header, properties))
+        keys = {resource.key: resource for resource in found}
+        for key_reference, policy in policies:
+            symbol = key_reference.symbol if isinstance(key_reference, Text) else None
+            target = keys.get(symbol.resource) if isinstance(symbol, Attribute) else None
+            if isinstance(target, KmsKey) and policy is not None:
+                target.policy = policy
+        return found
+
+
+def _literal_source(block: syntax.Block) -> str | None:
+    """A module block's ``source`` when it is written as a plain string."""
+    attribute = block.body.attributes.get("source")
+    expression = attribute.expression if attribute is not None else None
+    if isinstance(expression, syntax.Literal) and isinstance(expression.value, str):
+        return expression.value
+    if isinstance(expression, syntax.Template) and all(isinstance(part, str) for part in expression.parts):
+        return "".join(expression.parts)
+    return None
+
+
+class _EmptyModule:
+    """The scope of a tfvars file: literals only."""
+
+    def __getattr__(self, name):
+        raise AttributeError(name)
+
+
+def load_var_file(path: str, sources: Sources) -> dict[str, Value]:
+    """Values from a ``--var-file`` (``.tfvars`` or ``.tfvars.json``). Raises ValueError for the user."""
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"cannot read var file {path}: no such file")
+    loader = TerraformLoader(sources, [])
+    before = len(sources.problems)
+    values = loader.read_tfvars(file)
+    if len(sources.problems) > before:
+        problem = sources.problems.pop()
+        where = f" (line {problem.line})" if problem.line else ""
+        raise ValueError(f"var file {path}{where} {problem.reason}")
+    return values
