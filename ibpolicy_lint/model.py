@@ -122,4 +122,4 @@ class EbsEncryptionByDefault(Resource):
 class EbsDefaultKey(Resource):
     """The account's default EBS key in the deployment's Region."""
 
-    key: Value | None
+    default_key: Value | None

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cloudformation
+from . import cloudformation, terraform_plan
 from .checks import run_checks
 from .discover import Candidate, Unreadable, discover, display_path
 from .documents import DocumentError, decode, parse_json, parse_yaml
@@ -14,6 +14,7 @@ from .estate import Estate
 from .findings import Finding, Severity
 from .model import Deployment, Resource
 from .source import SourceText, Span
+from .values import MapValue, Value
 
 # Twice what CloudFormation accepts (1 MB from S3); YAML needs ~70 MB of memory per MB (PARSING.md).
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
@@ -45,8 +46,11 @@ def scan(options: ScanOptions) -> ScanResult:
     findings: list[Finding] = [_unreadable(problem) for problem in unreadable]
     resources: list[Resource] = []
     files = len(unreadable)
+    plans: list[tuple[Candidate, Value]] = []
     for candidate in candidates:
-        loaded = _load(candidate, options, text)
+        if candidate.kind != "document":
+            continue  # Terraform is loaded by module folder, below
+        loaded = _load_document(candidate, options, text, plans)
         if loaded is None:
             continue
         files += 1
@@ -54,8 +58,8 @@ def scan(options: ScanOptions) -> ScanResult:
         resources.extend(found)
         findings.extend(problems)
     terraform_files = [c for c in candidates if c.kind in ("terraform", "terraform-json")]
-    if terraform_files or options.var_files:
-        found, problems = _load_terraform(terraform_files, options, text)
+    if terraform_files or plans or options.var_files:
+        found, problems = _load_terraform(terraform_files, plans, options, text)
         files += len(terraform_files)
         resources.extend(found)
         findings.extend(problems)
@@ -64,16 +68,20 @@ def scan(options: ScanOptions) -> ScanResult:
     return ScanResult(findings=sorted(set(findings), key=Finding.sort_key), files=files, text=text)
 
 
-def _load(candidate: Candidate, options: ScanOptions, text: SourceText) -> tuple[list[Resource], list[Finding]] | None:
-    """The resources a file holds and its problems; None when it is not a source we read."""
-    if candidate.kind != "document":
-        return None  # Terraform arrives with its own loader
+def _load_document(
+    candidate: Candidate, options: ScanOptions, text: SourceText, plans: list[tuple[Candidate, Value]]
+) -> tuple[list[Resource], list[Finding]] | None:
+    """A CloudFormation template's resources and problems; None when the file is not a source we read.
+
+    Terraform plan JSON files are parsed and set aside in ``plans`` for the Terraform loader.
+    """
     try:
         with open(candidate.path, "rb") as stream:
             data = stream.read(MAX_DOCUMENT_BYTES + 1)
     except OSError as error:
         return [], [_problem(candidate.display, f"cannot be read: {error.strerror or error}")]
-    if not cloudformation.looks_like_template(data):
+    is_plan = candidate.path.name.lower().endswith(".json") and terraform_plan.is_plan(data)
+    if not is_plan and not cloudformation.looks_like_template(data):
         return None
     if len(data) > MAX_DOCUMENT_BYTES:
         limit = MAX_DOCUMENT_BYTES // (1024 * 1024)
@@ -86,6 +94,9 @@ def _load(candidate: Candidate, options: ScanOptions, text: SourceText) -> tuple
         return [], [_problem(candidate.display, f"cannot be parsed: {error.reason}", error.line, error.column)]
     except RecursionError:
         return [], [_problem(candidate.display, "cannot be parsed: nesting too deep")]
+    if is_plan:
+        plans.append((candidate, document.root))
+        return [], []
     if not cloudformation.is_template(document.root):
         return None
     problems = [
@@ -106,7 +117,9 @@ def _load(candidate: Candidate, options: ScanOptions, text: SourceText) -> tuple
     return resources, problems
 
 
-def _load_terraform(candidates: list[Candidate], options: ScanOptions, text: SourceText) -> tuple[list[Resource], list[Finding]]:
+def _load_terraform(
+    candidates: list[Candidate], plans: list[tuple[Candidate, Value]], options: ScanOptions, text: SourceText
+) -> tuple[list[Resource], list[Finding]]:
     from . import terraform
 
     cwd = Path.cwd()
@@ -118,12 +131,20 @@ def _load_terraform(candidates: list[Candidate], options: ScanOptions, text: Sou
         except ValueError as error:
             raise ScanError(str(error)) from None
     folders = sorted({candidate.path.parent.resolve() for candidate in candidates})
+    plan_values = {
+        candidate.path.parent.resolve(): terraform_plan.plan_variables(root, candidate.display)
+        for candidate, root in plans
+        if isinstance(root, MapValue)
+    }
     loader = terraform.TerraformLoader(sources, var_files)
     try:
-        resources = loader.load(folders)
+        resources = loader.load(folders, plan_values)
     except RecursionError:
         resources = []
         sources.problems.append(terraform.Problem(display_path(folders[0], cwd), "cannot be evaluated: nesting too deep"))
+    for candidate, root in plans:
+        if candidate.path.parent.resolve() not in loader.loaded_roots and isinstance(root, MapValue):
+            resources.extend(terraform_plan.load_plan(root, candidate.display))
     problems = [_problem(p.display, p.reason, p.line, p.column) for p in sources.problems]
     return resources, problems
 

@@ -36,7 +36,7 @@ class Recipient:
 
     def describe(self) -> str:
         if self.kind == "everyone":
-            return "everyone (UserGroups all)"
+            return "everyone (launch permission group all)"
         return f"{self.kind} {self.shown}"
 
 
@@ -159,9 +159,9 @@ def regions_away_from_build(views: list[EntryView]) -> frozenset[str]:
 
 
 def describe_recipients(recipients: list[Recipient], verbs: bool = True) -> str:
-    """'copies it to account 111122223333 and shares it with everyone (UserGroups all)'.
+    """'copies it to account 111122223333 and shares it with everyone (launch permission group all)'.
 
-    Without verbs, just the recipients: 'account 111122223333 and everyone (UserGroups all)'.
+    Without verbs, just the recipients: 'account 111122223333 and everyone (launch permission group all)'.
     Where the values came from (a default, a module input) is said once per origin.
     """
     copied = _names([r for r in recipients if r.copies])

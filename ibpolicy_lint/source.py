@@ -19,6 +19,10 @@ class Span:
     def at(cls, file: str, line: int, column: int = 1) -> Span:
         return cls(file, line, column, line, column)
 
+    def where(self) -> str:
+        """How messages name a place: ``infra/variables.tf line 12``."""
+        return f"{self.file} line {self.line}"
+
     def shifted(self, lines: int, columns_on_first_line: int = 0) -> Span:
         """This span moved down by ``lines`` (used for documents embedded in a larger file)."""
         column = self.column + (columns_on_first_line if self.line == 1 else 0)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from . import terraform_syntax as syntax
 from .documents import DocumentError, decode, parse_json
@@ -59,7 +59,6 @@ from .values import (
     as_bool,
     concatenate,
     field_of,
-    from_python,
     is_absent,
     literal_text,
     members,
@@ -300,12 +299,11 @@ class ModuleInstance:
             if name in self.inputs:
                 return relocated(self.inputs[name](), span, f"input {name} of {self.call_site}")
             if not self.address and name in self.root.variable_values:
-                given = self.root.variable_values[name]
-                return relocated(given, span, given.origin or f"variable {name}")
+                return relocated(self.root.variable_values[name], span, "")
             if block is None:
                 return Unknown(reason=f"var.{name} is not declared", span=span)
             default = block.body.attributes.get("default")
-            where = f"{block.span.file}:{block.span.line}"
+            where = f"{block.span.where()}"
             if default is None:
                 who = f"{self.call_site} does not set it" if self.address else "it is given at plan time"
                 return Unknown(reason=f"variable {name} ({where}) has no default and {who}", span=span)
@@ -320,7 +318,7 @@ class ModuleInstance:
         if attribute is None:
             return Unknown(reason=f"local.{name} is not defined", span=span)
         value = self.memo(("local", name), lambda: self.evaluator.eval(attribute.expression), span)
-        return relocated(value, span, f"local.{name} ({attribute.span.file}:{attribute.span.line})")
+        return relocated(value, span, f"local.{name} ({attribute.span.where()})")
 
     # -- resources and data sources
 
@@ -467,7 +465,8 @@ class Evaluator:
             return self.steps(self.eval(expression.base), steps, span)
         root = expression.root
         if root in self.bindings:
-            return self.steps(self.bindings[root], steps, span)
+            # An element of count/for_each/for/dynamic is reported where it is used.
+            return relocated(self.steps(self.bindings[root], steps, span), span, "")
         module = self.module
         if root in ("var", "local") and steps and isinstance(steps[0], str):
             value = module.variable(steps[0], span) if root == "var" else module.local(steps[0], span)
@@ -489,7 +488,9 @@ class Evaluator:
     def steps(self, value: Value, steps: list, span: Span) -> Value:
         for step in steps:
             key = step if isinstance(step, str) else self.eval(step)
-            value = through_choices([value, key] if not isinstance(key, str) else [value], lambda vs, k=key: _step(vs, k, span), span)
+            value = through_choices(
+                [value, key] if not isinstance(key, str) else [value], lambda vs, k=key: _step(vs, k, span), span
+            )
         return value
 
     def module_output(self, name: str, steps: list, expression: syntax.Traversal) -> Value:
@@ -508,7 +509,9 @@ class Evaluator:
         if child is None and len(children) == 1 and not suffix:
             child = next(iter(children.values()))
         if child is None:
-            return Unknown(reason=f"{expression.text}: module.{name} has no instance {suffix or '(several instances)'}", span=span)
+            return Unknown(
+                reason=f"{expression.text}: module.{name} has no instance {suffix or '(several instances)'}", span=span
+            )
         if not steps or not isinstance(steps[0], str):
             return Unknown(reason=f"{expression.text} names the whole module", span=span)
         output = child.source.outputs.get(steps[0])
@@ -518,7 +521,7 @@ class Evaluator:
         if value_attribute is None:
             return Unknown(reason=f"output {steps[0]} of module.{name} has no value", span=span)
         value = child.memo(("output", steps[0]), lambda: child.evaluator.eval(value_attribute.expression), span)
-        where = f"output {steps[0]} of module.{name} ({output.span.file}:{output.span.line})"
+        where = f"output {steps[0]} of module.{name} ({output.span.where()})"
         return self.steps(relocated(value, span, where), steps[1:], span)
 
     def resource(self, mode: str, resource_type: str, name: str, steps: list, expression: syntax.Traversal) -> Value:
@@ -582,7 +585,9 @@ class Evaluator:
     # -- operators
 
     def call(self, expression: syntax.Call) -> Value:
-        function = _FUNCTIONS.get(expression.name.split("::")[-1])
+        from .terraform_functions import FUNCTIONS
+
+        function = FUNCTIONS.get(expression.name.split("::")[-1])
         if function is None:
             return Unknown(reason=f"{expression.name}() is not evaluated", span=expression.span)
         arguments = [self.eval(argument) for argument in expression.arguments]
@@ -628,7 +633,9 @@ class Evaluator:
             if expression.condition is not None:
                 keep = as_bool(scope.eval(expression.condition))
                 if keep is None:
-                    return Unknown(reason=f"the filter of {expression.text or 'a for expression'} cannot be decided", span=expression.span)
+                    return Unknown(
+                        reason=f"the filter of {expression.text or 'a for expression'} cannot be decided", span=expression.span
+                    )
                 if not keep:
                     continue
             results.append((scope.eval(expression.key) if expression.key else None, scope.eval(expression.value)))
@@ -654,16 +661,24 @@ class Evaluator:
             items = []
             for suffix in instances:
                 index = syntax.Literal(expression.span, int(suffix[1:-1]) if suffix[1:-1].isdigit() else suffix[2:-2])
-                reference = syntax.Traversal(
-                    expression.span, source.root, None, (source.steps[0], index, *expression.steps), expression.text
-                ) if suffix else syntax.Traversal(expression.span, source.root, None, (source.steps[0], *expression.steps), expression.text)
+                reference = (
+                    syntax.Traversal(
+                        expression.span, source.root, None, (source.steps[0], index, *expression.steps), expression.text
+                    )
+                    if suffix
+                    else syntax.Traversal(
+                        expression.span, source.root, None, (source.steps[0], *expression.steps), expression.text
+                    )
+                )
                 items.append(self.eval(reference))
             return ListValue(items=tuple(items), span=expression.span)
         value = self.eval(source)
         items = value.items if isinstance(value, ListValue) else (() if is_absent(value) else (value,))
         if isinstance(value, Unknown):
             return value
-        return ListValue(items=tuple(self.steps(item, list(expression.steps), expression.span) for item in items), span=expression.span)
+        return ListValue(
+            items=tuple(self.steps(item, list(expression.steps), expression.span) for item in items), span=expression.span
+        )
 
 
 def _index_suffix(index: Value) -> str:
@@ -787,326 +802,6 @@ _DATA_ATTRIBUTES: dict[str, dict[str, str]] = {
 }
 
 
-# --- functions -------------------------------------------------------------------------------------------
-
-
-def _known(arguments: list[Value], expression: syntax.Call, count: int | None = None) -> Unknown | None:
-    """An Unknown to return when an argument is unknown (or the argument count is wrong), else None."""
-    if count is not None and len(arguments) < count:
-        return Unknown(reason=f"{expression.name}() needs {count} arguments", span=expression.span)
-    for argument in arguments:
-        if isinstance(argument, Unknown):
-            return Unknown(reason=argument.reason, span=expression.span, origin=argument.origin)
-    return None
-
-
-def _fn_passthrough(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    return args[0] if args else Unknown(reason=f"{e.name}() without arguments", span=e.span)
-
-
-def _fn_jsondecode(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    literal = literal_text(args[0]) if args else None
-    if literal is None:
-        return _known(args, e) or Unknown(reason="jsondecode() of a value that is not known", span=e.span)
-    try:
-        return from_python(json.loads(literal), e.span)
-    except ValueError:
-        return Unknown(reason="jsondecode() of text that is not JSON", span=e.span)
-
-
-def _read_relative(ev: Evaluator, args: list[Value], e: syntax.Call) -> tuple[str | None, Unknown | None]:
-    """The text of a file named by a literal path: relative paths start at the root module, as in Terraform."""
-    path_text = literal_text(args[0]) if args else None
-    if path_text is None:
-        return None, Unknown(reason=f"{e.name}() of a path that is not known", span=e.span)
-    path = Path(path_text)
-    if not path.is_absolute():
-        path = ev.module.root.source.path / path
-    content = ev.module.root.loader.sources.read_text(path)
-    if content is None:
-        return None, Unknown(reason=f"{e.name}(): {path_text} is not in the scanned tree", span=e.span)
-    return content, None
-
-
-def _fn_file(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    content, problem = _read_relative(ev, args, e)
-    if problem is not None:
-        return problem
-    return text(content, e.span, f"file {literal_text(args[0])}")
-
-
-def _fn_templatefile(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    content, problem = _read_relative(ev, args, e)
-    if problem is not None:
-        return problem
-    variables = args[1] if len(args) > 1 else MapValue(entries={}, span=e.span)
-    if not isinstance(variables, MapValue):
-        return Unknown(reason="templatefile() with variables that are not known", span=e.span)
-    template = syntax.template_from_text(content, ev.module.source.display, e.span)
-    value = Evaluator(ev.module, dict(variables.entries)).eval(template)
-    return relocated(value, e.span, f"template {literal_text(args[0])}")
-
-
-def _fn_format(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    pattern = literal_text(args[0]) if args else None
-    if pattern is None:
-        return _known(args, e) or Unknown(reason="format() with a pattern that is not known", span=e.span)
-    pieces: list = []
-    remaining = iter(args[1:])
-    for match in re.finditer(r"%%|%[-+# 0]*\d*(?:\.\d+)?[a-zA-Z]|[^%]+", pattern):
-        token = match.group(0)
-        if token == "%%":
-            pieces.append("%")
-        elif token.startswith("%"):
-            argument = next(remaining, None)
-            if argument is None:
-                return Unknown(reason="format() with too few arguments", span=e.span)
-            pieces.append(argument)
-        else:
-            pieces.append(token)
-    return concatenate(pieces, e.span)
-
-
-def _fn_lookup(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    if len(args) < 2:
-        return Unknown(reason="lookup() needs a map and a key", span=e.span)
-    found = _step([args[0], args[1]], None, e.span)
-    if isinstance(found, Missing) and len(args) > 2:
-        return args[2]
-    return found
-
-
-def _fn_try(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    for argument in args:
-        if isinstance(argument, Missing):
-            continue
-        return argument
-    return Unknown(reason="every argument of try() fails", span=e.span)
-
-
-def _fn_can(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    if args and isinstance(args[0], Missing):
-        return Scalar(value=False, span=e.span)
-    if args and isinstance(args[0], Unknown):
-        return Unknown(reason=args[0].reason, span=e.span)
-    return Scalar(value=True, span=e.span)
-
-
-def _fn_coalesce(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    for argument in args:
-        if isinstance(argument, (Unknown, Choice)):
-            return through_choices(args, lambda values: _fn_coalesce(ev, values, e), e.span) if isinstance(argument, Choice) else argument
-        if not is_absent(argument) and literal_text(argument) != "":
-            return argument
-    return Absent(span=e.span)
-
-
-def _items(value: Value) -> tuple[Value, ...] | None:
-    if isinstance(value, ListValue):
-        return value.items
-    if is_absent(value):
-        return ()
-    return None
-
-
-def _fn_concat(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    def concat(values: list[Value]) -> Value:
-        items: list[Value] = []
-        for value in values:
-            found = _items(value)
-            if found is None:
-                return Unknown(reason="concat() of a list that is not known", span=e.span)
-            items.extend(found)
-        return ListValue(items=tuple(items), span=e.span)
-
-    return through_choices(args, concat, e.span)
-
-
-def _fn_merge(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    def merge(values: list[Value]) -> Value:
-        entries: dict[str, Value] = {}
-        for value in values:
-            if is_absent(value):
-                continue
-            if not isinstance(value, MapValue):
-                return Unknown(reason="merge() of a map that is not known", span=e.span)
-            entries.update(value.entries)
-        return MapValue(entries=entries, span=e.span)
-
-    return through_choices(args, merge, e.span)
-
-
-def _fn_flatten(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    def flatten(value: Value) -> list[Value] | None:
-        if isinstance(value, ListValue):
-            out: list[Value] = []
-            for item in value.items:
-                inner = flatten(item)
-                if inner is None:
-                    return None
-                out.extend(inner)
-            return out
-        return None if isinstance(value, (Unknown, Choice)) else [value]
-
-    items = flatten(args[0]) if args else None
-    return ListValue(items=tuple(items), span=e.span) if items is not None else Unknown(reason="flatten() of a list that is not known", span=e.span)
-
-
-def _fn_compact(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    items = _items(args[0]) if args else None
-    if items is None:
-        return Unknown(reason="compact() of a list that is not known", span=e.span)
-    return ListValue(items=tuple(i for i in items if not is_absent(i) and literal_text(i) != ""), span=e.span)
-
-
-def _fn_distinct(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    items = _items(args[0]) if args else None
-    if items is None:
-        return args[0] if args else Unknown(reason="distinct() without a list", span=e.span)
-    seen: list = []
-    kept: list[Value] = []
-    for item in items:
-        key = _comparable(item)
-        if key is None or key not in seen:
-            seen.append(key)
-            kept.append(item)
-    return ListValue(items=tuple(kept), span=e.span)
-
-
-def _fn_length(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    def length(values: list[Value]) -> Value:
-        value = values[0]
-        if isinstance(value, (ListValue, MapValue)):
-            return Scalar(value=len(value.items if isinstance(value, ListValue) else value.entries), span=e.span)
-        literal = literal_text(value)
-        if isinstance(value, Text) and literal is not None:
-            return Scalar(value=len(literal), span=e.span)
-        return Unknown(reason=getattr(value, "reason", "length() of a value that is not known"), span=e.span)
-
-    return through_choices(args[:1], length, e.span) if args else Unknown(reason="length() without argument", span=e.span)
-
-
-def _fn_element(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    items = _items(args[0]) if args else None
-    index = _number(args[1]) if len(args) > 1 else None
-    if not items or index is None:
-        return _known(args, e) or Unknown(reason="element() of a list that is not known", span=e.span)
-    return items[index % len(items)]
-
-
-def _fn_one(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    items = _items(args[0]) if args else None
-    if items is None:
-        return _known(args, e) or Unknown(reason="one() of a list that is not known", span=e.span)
-    return items[0] if len(items) == 1 else Absent(span=e.span)
-
-
-def _fn_join(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    separator = literal_text(args[0]) if args else None
-    items = _items(args[1]) if len(args) > 1 else None
-    if separator is None or items is None:
-        return _known(args, e) or Unknown(reason="join() of values that are not known", span=e.span)
-    pieces: list = []
-    for index, item in enumerate(items):
-        if index:
-            pieces.append(separator)
-        pieces.append(item)
-    return concatenate(pieces, e.span)
-
-
-def _fn_split(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    separator, source = (literal_text(a) for a in args[:2]) if len(args) > 1 else (None, None)
-    if separator is None or source is None:
-        return _known(args, e) or Unknown(reason="split() of text that is not known", span=e.span)
-    return ListValue(items=tuple(text(piece, e.span) for piece in source.split(separator)), span=e.span)
-
-
-def _text_function(transform: Callable[[str], str]):
-    def function(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-        literal = literal_text(args[0]) if args else None
-        if literal is None:
-            return _known(args, e) or Unknown(reason=f"{e.name}() of text that is not known", span=e.span)
-        return text(transform(literal), e.span, args[0].origin)
-
-    return function
-
-
-def _fn_replace(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    literals = [literal_text(a) for a in args[:3]]
-    if len(literals) < 3 or None in literals:
-        return _known(args, e) or Unknown(reason="replace() of text that is not known", span=e.span)
-    source, old, new = literals
-    if len(old) > 1 and old.startswith("/") and old.endswith("/"):
-        try:
-            return text(re.sub(old[1:-1], new.replace("$", "\\"), source), e.span)
-        except re.error:
-            return Unknown(reason="replace() with a pattern this linter cannot run", span=e.span)
-    return text(source.replace(old, new), e.span)
-
-
-def _fn_keys(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    if not args or not isinstance(args[0], MapValue):
-        return _known(args, e) or Unknown(reason="keys() of a map that is not known", span=e.span)
-    return ListValue(items=tuple(text(k, e.span) for k in sorted(args[0].entries)), span=e.span)
-
-
-def _fn_values(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    if not args or not isinstance(args[0], MapValue):
-        return _known(args, e) or Unknown(reason="values() of a map that is not known", span=e.span)
-    return ListValue(items=tuple(args[0].entries[k] for k in sorted(args[0].entries)), span=e.span)
-
-
-def _fn_contains(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    items = _items(args[0]) if args else None
-    wanted = _comparable(args[1]) if len(args) > 1 else None
-    if items is None or wanted is None or any(_comparable(item) is None for item in items):
-        return Unknown(reason="contains() of values that are not known", span=e.span)
-    return Scalar(value=any(_comparable(item) == wanted for item in items), span=e.span)
-
-
-def _fn_tomap(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    return args[0] if args else MapValue(entries={}, span=e.span)
-
-
-_FUNCTIONS: dict[str, Callable[[Evaluator, list[Value], syntax.Call], Value]] = {
-    "jsonencode": _fn_passthrough,
-    "yamlencode": _fn_passthrough,
-    "tostring": _fn_passthrough,
-    "tolist": _fn_passthrough,
-    "toset": _fn_distinct,
-    "tomap": _fn_tomap,
-    "tonumber": _fn_passthrough,
-    "tobool": _fn_passthrough,
-    "sensitive": _fn_passthrough,
-    "nonsensitive": _fn_passthrough,
-    "jsondecode": _fn_jsondecode,
-    "file": _fn_file,
-    "templatefile": _fn_templatefile,
-    "format": _fn_format,
-    "lookup": _fn_lookup,
-    "try": _fn_try,
-    "can": _fn_can,
-    "coalesce": _fn_coalesce,
-    "concat": _fn_concat,
-    "merge": _fn_merge,
-    "flatten": _fn_flatten,
-    "compact": _fn_compact,
-    "distinct": _fn_distinct,
-    "length": _fn_length,
-    "element": _fn_element,
-    "one": _fn_one,
-    "join": _fn_join,
-    "split": _fn_split,
-    "lower": _text_function(str.lower),
-    "upper": _text_function(str.upper),
-    "trimspace": _text_function(str.strip),
-    "replace": _fn_replace,
-    "keys": _fn_keys,
-    "values": _fn_values,
-    "contains": _fn_contains,
-}
-
-
 # --- blocks as values, and the neutral model -----------------------------------------------------------
 
 
@@ -1152,9 +847,11 @@ def _dynamic_items(evaluator: Evaluator, block: syntax.Block) -> list[Value]:
         elif is_absent(leaf):
             pairs = []
         else:
-            subject = f"dynamic {label} over {for_each.expression.span.file}:{for_each.expression.span.line}"
+            subject = f"dynamic {label} over {for_each.expression.span.where()}"
             root.outcomes[subject] = ("not empty", "empty")
-            unknown = Unknown(reason=f"dynamic {label}: {getattr(leaf, 'reason', 'the collection is not known')}", span=block.span)
+            unknown = Unknown(
+                reason=f"dynamic {label}: {getattr(leaf, 'reason', 'the collection is not known')}", span=block.span
+            )
             pairs = [(unknown, unknown)]
             assumption = assumption | {(subject, "not empty")}
         for key, item in pairs[:_MAX_INSTANCES]:
@@ -1237,10 +934,14 @@ _BUILDERS: dict[tuple[str, str], Callable[[dict, Value], Resource]] = {
         **h, key_spec=field_of(p, "customer_master_key_spec") or field_of(p, "key_spec"),
         key_usage=field_of(p, "key_usage"), policy=field_of(p, "policy"),
     ),
-    ("resource", "aws_kms_replica_key"): lambda h, p: KmsKey(**h, policy=field_of(p, "policy"), replica_of=field_of(p, "primary_key_arn")),
-    ("resource", "aws_kms_alias"): lambda h, p: KmsAlias(**h, alias_name=field_of(p, "name"), target_key=field_of(p, "target_key_id")),
+    ("resource", "aws_kms_replica_key"): lambda h, p: KmsKey(
+        **h, policy=field_of(p, "policy"), replica_of=field_of(p, "primary_key_arn"),
+    ),
+    ("resource", "aws_kms_alias"): lambda h, p: KmsAlias(
+        **h, alias_name=field_of(p, "name"), target_key=field_of(p, "target_key_id"),
+    ),
     ("resource", "aws_ebs_encryption_by_default"): lambda h, p: EbsEncryptionByDefault(**h, enabled=field_of(p, "enabled")),
-    ("resource", "aws_ebs_default_kms_key"): lambda h, p: EbsDefaultKey(**h, key=field_of(p, "key_arn")),
+    ("resource", "aws_ebs_default_kms_key"): lambda h, p: EbsDefaultKey(**h, default_key=field_of(p, "key_arn")),
     ("data", "aws_kms_key"): lambda h, p: KeyLookup(**h, lookup=field_of(p, "key_id")),
     ("data", "aws_kms_alias"): lambda h, p: KeyLookup(**h, lookup=field_of(p, "name")),
 }  # fmt: skip
@@ -1257,19 +958,24 @@ class TerraformLoader:
         self.sources = sources
         self.var_files = var_files
         self._deployments: dict[str, Deployment] = {}
-        self._root_keys: dict[int, str] = {}
+        self.loaded_roots: set[Path] = set()
 
     # -- the estate's resources
 
-    def load(self, folders: Iterable[Path]) -> list[Resource]:
+    def load(self, folders: Iterable[Path], plan_values: dict[Path, dict[str, Value]] | None = None) -> list[Resource]:
+        """The resources of every root module among ``folders`` and the modules they call.
+
+        ``plan_values`` holds, per folder, the variable values a plan of that root was made with.
+        """
         modules = [source for folder in folders if (source := self.sources.module(folder)) is not None]
         called = {callee for module in modules for callee in self._local_callees(module)}
         resources: list[Resource] = []
         for module in modules:
             if module.path in called or not module.resources and not module.modules:
                 continue
-            root = Root(self, module, self._variable_values(module))
-            self._root_keys[id(root)] = module.display
+            values = self._variable_values(module, (plan_values or {}).get(module.path, {}))
+            root = Root(self, module, values)
+            self.loaded_roots.add(module.path)
             top = ModuleInstance(root, module, "", {}, {}, ALWAYS)
             self._instantiate_all(top)
             resources.extend(self._resources_of(root))
@@ -1290,13 +996,17 @@ class TerraformLoader:
                 for child in children.values():
                     self._instantiate_all(child)
 
-    def _variable_values(self, module: ModuleSource) -> dict[str, Value]:
+    def _variable_values(self, module: ModuleSource, planned: dict[str, Value]) -> dict[str, Value]:
+        """Terraform's order: terraform.tfvars, *.auto.tfvars, then (here) a plan's values, then --var-file."""
         values: dict[str, Value] = {}
         automatic = [module.path / "terraform.tfvars", module.path / "terraform.tfvars.json"]
-        automatic += sorted(p for p in module.path.glob("*.auto.tfvars*") if p.name.endswith((".auto.tfvars", ".auto.tfvars.json")))
+        automatic += sorted(
+            p for p in module.path.glob("*.auto.tfvars*") if p.name.endswith((".auto.tfvars", ".auto.tfvars.json"))
+        )
         for path in automatic:
             if path.is_file():
                 values.update(self.read_tfvars(path))
+        values.update(planned)
         for _, given in self.var_files:
             values.update({name: value for name, value in given.items() if name in module.variables})
         return values
@@ -1311,12 +1021,12 @@ class TerraformLoader:
             root = parse_json(path.read_bytes(), display).root
             items = root.entries.items() if isinstance(root, MapValue) else ()
             for name, value in items:
-                values[name] = relocated(value, value.span, f"{display}:{value.span.line}")
+                values[name] = relocated(value, value.span, f"the value of {name} in {display} (line {value.span.line})")
             return values
         scope = Evaluator(_EmptyModule(), {})
         for name, attribute in body.attributes.items():
             value = scope.eval(attribute.expression)
-            values[name] = relocated(value, value.span, f"{display}:{attribute.span.line}")
+            values[name] = relocated(value, value.span, f"the value of {name} in {display} (line {attribute.span.line})")
         return values
 
     def resource_key(self, module: ModuleInstance, address: str) -> str:
@@ -1351,8 +1061,14 @@ class TerraformLoader:
         source_text = _literal_source(block) or ""
         folder = self._module_folder(caller, name, source_text)
         if folder is None:
-            where = "is not in the scanned tree" if source_text.startswith(("./", "../")) else "is not downloaded (.terraform/modules)"
-            return Unknown(reason=f"module.{name} comes from {source_text or 'an unknown source'}, which {where}", span=block.span)
+            where = (
+                "is not in the scanned tree"
+                if source_text.startswith(("./", "../"))
+                else "is not downloaded (.terraform/modules)"
+            )
+            return Unknown(
+                reason=f"module.{name} comes from {source_text or 'an unknown source'}, which {where}", span=block.span
+            )
         source = self.sources.module(folder)
         if source is None:
             return Unknown(reason=f"module.{name}: {source_text} cannot be read", span=block.span)
@@ -1369,13 +1085,17 @@ class TerraformLoader:
             mapping = block.body.attributes.get("providers")
             if mapping is not None and isinstance(mapping.expression, syntax.ObjectExpression):
                 for key_expression, value_expression in mapping.expression.items:
-                    child_name = literal_text(scope.eval(key_expression)) if isinstance(key_expression, syntax.Literal) else getattr(key_expression, "text", None)
+                    child_name = (
+                        literal_text(scope.eval(key_expression))
+                        if isinstance(key_expression, syntax.Literal)
+                        else getattr(key_expression, "text", None)
+                    )
                     parent_name = getattr(value_expression, "text", None)
                     if child_name and parent_name:
                         providers[child_name] = caller.providers.get(parent_name) or self.deployment(caller, parent_name, None)
             if "aws" not in providers:
                 providers["aws"] = caller.provider_for(syntax.Body(), "aws")
-            call_site = f"module.{name} ({block.span.file}:{block.span.line})"
+            call_site = f"module.{name} ({block.span.where()})"
             children[instance.suffix] = ModuleInstance(
                 caller.root, source, f"{caller.address}module.{name}{instance.suffix}.", inputs, providers,
                 caller.condition | instance.condition, call_site,

@@ -128,9 +128,8 @@ class Block:
 
 def parse_hcl(text: str, path: str) -> Body:
     """An HCL file's body. Raises DocumentError with the position of a syntax error."""
-    from lark.exceptions import UnexpectedInput
-
     from hcl2.api import parses_to_tree
+    from lark.exceptions import UnexpectedInput
 
     try:
         tree = parses_to_tree(text)
@@ -147,9 +146,8 @@ def parse_hcl(text: str, path: str) -> Body:
 
 def parse_expression(text: str, path: str, span: Span) -> Expression:
     """One expression from text embedded elsewhere (a JSON string, a heredoc); its spans are ``span``."""
-    from lark.exceptions import UnexpectedInput
-
     from hcl2.api import parses_to_tree
+    from lark.exceptions import UnexpectedInput
 
     try:
         tree = parses_to_tree(f"x = {text}")
@@ -187,7 +185,9 @@ class _Converter:
         if meta is None or getattr(meta, "empty", True):
             line = getattr(node, "line", None) or 1
             column = getattr(node, "column", None) or 1
-            return Span(self.path, line, column, getattr(node, "end_line", line) or line, getattr(node, "end_column", column) or column)
+            return Span(
+                self.path, line, column, getattr(node, "end_line", line) or line, getattr(node, "end_column", column) or column
+            )
         return Span(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
 
     def text(self, node) -> str:

@@ -467,7 +467,7 @@ def relocated(value: Value, span: Span, origin: str) -> Value:
     """
 
     def move(item: Value) -> Value:
-        combined = origin if not item.origin else f"{item.origin}, via {origin}"
+        combined = item.origin if not origin else origin if not item.origin else f"{item.origin}, via {origin}"
         if isinstance(item, Choice):
             branches = tuple((outcome, move(branch)) for outcome, branch in item.branches)
             return Choice(subject=item.subject, branches=branches, span=span, origin=combined)

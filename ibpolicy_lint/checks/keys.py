@@ -152,7 +152,8 @@ def _exposure(key_value: Value | None, views: list[EntryView], estate: Estate, r
         return Undecided(
             Doubt(
                 identity.value,
-                f"its KMS key cannot be resolved ({identity.reason}), and the image goes to {describe_recipients(others, verbs=False)}",
+                f"its KMS key cannot be resolved ({identity.reason}), and the image goes to "
+                f"{describe_recipients(others, verbs=False)}",
                 f"If it is an AWS managed key such as {DEFAULT_EBS_ALIAS}, the distribution fails ({rule}): "
                 "verify that it is a customer managed key.",
             )
@@ -197,7 +198,7 @@ def _default_ebs_key(estate: Estate, deployment: Deployment, world: World) -> Ke
     """The account's default EBS key in the deployment's Region, when the sources set it."""
     for setting in estate.all(EbsDefaultKey):
         if _same_place(setting.deployment, deployment) and holds(setting.condition, world):
-            return identify_key(select(setting.key, world), estate)
+            return identify_key(select(setting.default_key, world), estate)
     return None
 
 
@@ -546,7 +547,8 @@ def key_not_named_by_arn(estate: Estate) -> Iterator[Finding]:
                 "IBP107",
                 verdict.severity(ERROR),
                 f"{configuration.name} names its {_entry_region(entry)} key by {identity.form.value} ({identity.shown}"
-                f"{_from(identity.value)}) and copies the image to {describe_recipients(copies, verbs=False)}{verdict.condition()}: "
+                f"{_from(identity.value)}) and copies the image to {describe_recipients(copies, verbs=False)}"
+                f"{verdict.condition()}: "
                 "a bare key ID or alias name only resolves in the source account.",
                 identity.value.span,
                 configuration.name,
@@ -702,7 +704,8 @@ def public_encrypted_image(estate: Estate) -> Iterator[Finding]:
                 yield Finding(
                     "IBP110",
                     verdict.severity(ERROR),
-                    f"{configuration.name} shares the {_entry_region(entry)} image with everyone (UserGroups all), but "
+                    f"{configuration.name} shares the {_entry_region(entry)} image with everyone "
+                    "(launch permission group all), but "
                     f"{reason}{verdict.condition()}: encrypted AMIs cannot be made public.",
                     everyone.value.span,
                     configuration.name,
@@ -712,7 +715,7 @@ def public_encrypted_image(estate: Estate) -> Iterator[Finding]:
                 yield Finding(
                     "IBP110",
                     INFO,
-                    f"{configuration.name} shares the {_entry_region(entry)} image with everyone (UserGroups all): "
+                    f"{configuration.name} shares the {_entry_region(entry)} image with everyone (launch permission group all): "
                     "verify that block public access for AMIs is turned off in the source account and Region, "
                     "or the launch permission is refused.",
                     everyone.value.span,
@@ -758,7 +761,8 @@ def region_copy_with_default_key(estate: Estate) -> Iterator[Finding]:
                 "IBP111",
                 verdict.severity(WARNING),
                 f"{configuration.name} copies the image (encrypted with {customer_key}) to {_entry_region(entry)} without a "
-                f"KmsKeyId and shares it with {describe_recipients(shared, verbs=False)}{verdict.condition()}: the Region copy is encrypted with "
+                f"KMS key and shares it with {describe_recipients(shared, verbs=False)}{verdict.condition()}: "
+                "the Region copy is encrypted with "
                 f"that Region's default EBS key ({DEFAULT_EBS_ALIAS} unless changed), which cannot be shared.",
                 entry.region.span if entry.region is not None else entry.span,
                 configuration.name,
