@@ -16,13 +16,16 @@ from .model import (
     Deployment,
     DistributionConfiguration,
     ImageBuild,
+    ImageLookup,
     ImageRecipe,
     Resource,
 )
-from .values import Assumption, Attribute, Text, Unknown, Value, members
+from .values import Assumption, Attribute, Text, Unknown, Value, literal_text, members
 
 R = TypeVar("R", bound=Resource)
 
+# The owner alias of Amazon's public AMIs (Amazon Linux, Windows, and the other images Amazon publishes).
+_AMAZON_IMAGE_OWNERS = frozenset({"amazon"})
 _IMAGEBUILDER_ARN = re.compile(r"^arn:[^:]*:imagebuilder:[^:]*:(?P<owner>[^:]*):(?P<kind>[a-z-]+)/(?P<name>[^/]+)(?:/|$)")
 
 
@@ -103,6 +106,24 @@ class Estate:
     def wires_to(self, distribution: DistributionConfiguration) -> list[Wire]:
         return [wire for wire in self.wires if wire.distribution is distribution]
 
+    def is_amazon_owned_image(self, value: Value | None) -> bool:
+        """A public image Amazon publishes, hence unencrypted: an Image Builder managed image, an
+        ``/aws/service/`` SSM parameter, or an AMI looked up among the images Amazon owns."""
+        lookup = self.referenced(value)
+        if isinstance(lookup, ImageLookup):
+            owners = [literal_text(item) for _, item in members(lookup.owners)]
+            return bool(owners) and all(owner in _AMAZON_IMAGE_OWNERS for owner in owners)
+        if isinstance(value, Unknown):
+            # An SSM parameter or dynamic reference resolved at deploy time still names its public path.
+            return "/aws/service/" in value.reason
+        if not isinstance(value, Text):
+            return False
+        shape = value.shape()[0]
+        match = _IMAGEBUILDER_ARN.match(shape)
+        if match is not None:
+            return match.group("owner") == "aws"
+        return "/aws/service/" in shape
+
     def parent_recipes(self, recipe: ImageRecipe) -> list[tuple[Assumption, ImageRecipe]]:
         """The recipes, in the sources, of the image a recipe builds on."""
         found: list[tuple[Assumption, ImageRecipe]] = []
@@ -123,15 +144,3 @@ def _literal_name(resource: Resource) -> str:
     return (name.literal or "") if isinstance(name, Text) else ""
 
 
-def is_amazon_owned_image(value: Value | None) -> bool:
-    """A public image Amazon publishes (Image Builder managed images, ``/aws/service/`` parameters): unencrypted."""
-    if isinstance(value, Unknown):
-        # An SSM parameter or dynamic reference resolved at deploy time still names its public path.
-        return "/aws/service/" in value.reason
-    if not isinstance(value, Text):
-        return False
-    shape = value.shape()[0]
-    match = _IMAGEBUILDER_ARN.match(shape)
-    if match is not None:
-        return match.group("owner") == "aws"
-    return "/aws/service/" in shape

@@ -112,6 +112,13 @@ class KeyLookup(Resource):
 
 
 @dataclass(eq=False, kw_only=True)
+class ImageLookup(Resource):
+    """An AMI found at plan time by owner and filters (Terraform ``data "aws_ami"``)."""
+
+    owners: Value | None
+
+
+@dataclass(eq=False, kw_only=True)
 class EbsEncryptionByDefault(Resource):
     """Account-level EBS encryption by default in the deployment's Region."""
 

@@ -138,7 +138,8 @@ def _load_terraform(
     }
     loader = terraform.TerraformLoader(sources, var_files)
     try:
-        resources = loader.load(folders, plan_values)
+        named = [Path(path) for path in options.paths if Path(path).is_dir()]
+        resources = loader.load(folders, plan_values, named)
     except RecursionError:
         resources = []
         sources.problems.append(terraform.Problem(display_path(folders[0], cwd), "cannot be evaluated: nesting too deep"))

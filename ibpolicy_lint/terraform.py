@@ -27,6 +27,7 @@ from .model import (
     EbsDefaultKey,
     EbsEncryptionByDefault,
     ImageBuild,
+    ImageLookup,
     ImageRecipe,
     KeyLookup,
     KmsAlias,
@@ -799,6 +800,7 @@ _COMPUTED_ATTRIBUTES: dict[str, dict[str, str]] = {
 _DATA_ATTRIBUTES: dict[str, dict[str, str]] = {
     "aws_kms_key": {"arn": ARN, "id": KEY_ID, "key_id": KEY_ID},
     "aws_kms_alias": {"arn": ARN, "target_key_arn": ARN, "target_key_id": KEY_ID, "name": ALIAS_NAME, "id": ALIAS_NAME},
+    "aws_ami": {"id": "id", "image_id": "id", "arn": ARN},
 }
 
 
@@ -944,6 +946,7 @@ _BUILDERS: dict[tuple[str, str], Callable[[dict, Value], Resource]] = {
     ("resource", "aws_ebs_default_kms_key"): lambda h, p: EbsDefaultKey(**h, default_key=field_of(p, "key_arn")),
     ("data", "aws_kms_key"): lambda h, p: KeyLookup(**h, lookup=field_of(p, "key_id")),
     ("data", "aws_kms_alias"): lambda h, p: KeyLookup(**h, lookup=field_of(p, "name")),
+    ("data", "aws_ami"): lambda h, p: ImageLookup(**h, owners=field_of(p, "owners")),
 }  # fmt: skip
 
 # Terraform-only linking: a separate resource that replaces a key's policy.
@@ -962,16 +965,24 @@ class TerraformLoader:
 
     # -- the estate's resources
 
-    def load(self, folders: Iterable[Path], plan_values: dict[Path, dict[str, Value]] | None = None) -> list[Resource]:
+    def load(
+        self, folders: Iterable[Path], plan_values: dict[Path, dict[str, Value]] | None = None, named: Iterable[Path] = ()
+    ) -> list[Resource]:
         """The resources of every root module among ``folders`` and the modules they call.
 
+        A folder another scanned folder calls as a local module is evaluated through its callers,
+        unless it is named on the command line: then it is also a root of its own (a reusable
+        module's own folder, scanned with --var-file, is how a user asks "what if I set these?").
         ``plan_values`` holds, per folder, the variable values a plan of that root was made with.
         """
         modules = [source for folder in folders if (source := self.sources.module(folder)) is not None]
         called = {callee for module in modules for callee in self._local_callees(module)}
+        named_folders = {folder.resolve() for folder in named}
         resources: list[Resource] = []
         for module in modules:
-            if module.path in called or not module.resources and not module.modules:
+            if module.path in called and module.path not in named_folders:
+                continue
+            if not module.resources and not module.modules:
                 continue
             values = self._variable_values(module, (plan_values or {}).get(module.path, {}))
             root = Root(self, module, values)
@@ -1008,7 +1019,7 @@ class TerraformLoader:
                 values.update(self.read_tfvars(path))
         values.update(planned)
         for _, given in self.var_files:
-            values.update({name: value for name, value in given.items() if name in module.variables})
+            values.update(given)
         return values
 
     def read_tfvars(self, path: Path) -> dict[str, Value]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..estate import Estate, Wire, is_amazon_owned_image
+from ..estate import Estate, Wire
 from ..findings import Finding, Severity
 from ..kms import DEFAULT_EBS_ALIAS, KeyForm, KeyIdentity, KeyKind, Region, Unresolved, identify_key, region_of_deployment
 from ..model import (
@@ -400,7 +400,7 @@ def parent_image_encryption(estate: Estate) -> Iterator[Finding]:
             present = [parent for assumption, parent in parents if holds(assumption | parent.condition, world)]
             if not present:
                 parent_image = select(recipe.parent_image, world)
-                if is_amazon_owned_image(parent_image) or is_absent(parent_image):
+                if estate.is_amazon_owned_image(parent_image) or is_absent(parent_image):
                     return None
                 return Undecided(Doubt(parent_image, describe_recipients(others), ""))
             for parent in present:
