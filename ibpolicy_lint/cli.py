@@ -52,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="Terraform variable values (.tfvars or .tfvars.json); may repeat (later files win)",
     )
+    parser.add_argument(
+        "--no-prefilter",
+        action="store_true",
+        help="parse every Terraform folder, even those that name no Image Builder, KMS, IAM or EBS resource (slower)",
+    )
     parser.add_argument("--list-rules", action="store_true", help="list the rules and exit")
     parser.add_argument("--explain", metavar="ID", help="print a rule's catalogue entry and exit")
     parser.add_argument("--version", action="version", version=f"ibpolicy-lint {__version__}")
@@ -103,7 +108,13 @@ def _run(argv: list[str]) -> int:
         except ValueError as error:
             raise UsageError(str(error)) from None
 
-    options = ScanOptions(paths=args.paths, parameter_values=parameter_values, var_files=args.var_file, wanted=wanted)
+    options = ScanOptions(
+        paths=args.paths,
+        parameter_values=parameter_values,
+        var_files=args.var_file,
+        prefilter=not args.no_prefilter,
+        wanted=wanted,
+    )
     try:
         result = scan(options)
     except ScanError as error:

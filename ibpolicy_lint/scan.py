@@ -26,6 +26,8 @@ class ScanOptions:
     exclude: list[str] = field(default_factory=list)
     parameter_values: Mapping[str, cloudformation.ParameterValue] = field(default_factory=dict)
     var_files: list[str] = field(default_factory=list)
+    # Skip Terraform module folders that name no resource type a rule reads (a byte-level check).
+    prefilter: bool = True
     wanted: Callable[[str], bool] = lambda rule: True
 
 
@@ -131,6 +133,9 @@ def _load_terraform(
         except ValueError as error:
             raise ScanError(str(error)) from None
     folders = sorted({candidate.path.parent.resolve() for candidate in candidates})
+    if options.prefilter:
+        needed = terraform.folders_that_matter(folders)
+        folders = [folder for folder in folders if folder in needed]
     plan_values = {
         candidate.path.parent.resolve(): terraform_plan.plan_variables(root, candidate.display)
         for candidate, root in plans
