@@ -26,8 +26,6 @@ def test_every_rule_a_check_reports_is_catalogued():
 def test_example(rule_id, language, kind, tmp_path):
     rule = RULES[rule_id]
     pair = rule.examples[language]
-    if language == "terraform":
-        pytest.skip("the Terraform loader is not built yet")
     (tmp_path / SUFFIX[language]).write_text(pair[kind], encoding="utf-8")
     run = run_cli("--format", "json", ".", *pair.get("args", []), cwd=tmp_path)
     assert "Traceback" not in run.stderr
