@@ -142,5 +142,3 @@ class Estate:
 def _literal_name(resource: Resource) -> str:
     name = getattr(resource, "recipe_name", None) or getattr(resource, "configuration_name", None)
     return (name.literal or "") if isinstance(name, Text) else ""
-
-

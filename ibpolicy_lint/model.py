@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .source import Span
-from .values import ALWAYS, Assumption, Value
+from .values import ALWAYS, AccountOf, Assumption, Value
 
 
 @dataclass(eq=False)
@@ -22,6 +22,12 @@ class Deployment:
     account: str | None = None  # the literal account ID, when the sources or the configuration say it
     region: str | None = None
     partition: str | None = None
+    # How the sources name this deployment's account when its ID is not given (fixes quote it).
+    account_label: str = "source account ID"
+
+    def account_reference(self) -> str | AccountOf:
+        """The literal account ID, or a symbol standing for this deployment's account."""
+        return self.account or AccountOf(self.key, self.account_label)
 
 
 @dataclass(eq=False, kw_only=True)
@@ -102,6 +108,15 @@ class KmsKey(Resource):
 class KmsAlias(Resource):
     alias_name: Value | None
     target_key: Value | None
+
+
+@dataclass(eq=False, kw_only=True)
+class KmsGrant(Resource):
+    """A grant on a key (Terraform ``aws_kms_grant``): the grantee may perform the operations."""
+
+    key_reference: Value | None
+    grantee: Value | None
+    operations: Value | None
 
 
 @dataclass(eq=False, kw_only=True)

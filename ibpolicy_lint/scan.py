@@ -111,7 +111,7 @@ def _load_document(
         )
         for duplicate in document.duplicates
     ]
-    deployment = Deployment(key=f"stack:{candidate.display}", name=f"stack {candidate.display}")
+    deployment = Deployment(key=f"stack:{candidate.display}", name=f"stack {candidate.display}", account_label="AWS::AccountId")
     try:
         resources = cloudformation.load_template(document.root, candidate.display, deployment, options.parameter_values)
     except RecursionError:

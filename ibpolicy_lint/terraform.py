@@ -31,6 +31,7 @@ from .model import (
     ImageRecipe,
     KeyLookup,
     KmsAlias,
+    KmsGrant,
     KmsKey,
     LaunchPermission,
     Resource,
@@ -578,6 +579,9 @@ class Evaluator:
         neutral = _DATA_ATTRIBUTES.get(resource_type, {}).get(attribute)
         if neutral is not None:
             return Text(parts=(Attribute(key, neutral, label),), span=span)
+        if resource_type == "aws_iam_policy_document" and attribute in ("json", "minified_json"):
+            properties = body_value(Evaluator(self.module, instance.bindings), block.body, block.span)
+            return policy_document(properties, block.span)
         configured = block.body.attributes.get(attribute)
         if configured is not None:
             return Evaluator(self.module, instance.bindings).eval(configured.expression)
@@ -863,6 +867,82 @@ def _dynamic_items(evaluator: Evaluator, block: syntax.Block) -> list[Value]:
     return items
 
 
+def policy_document(properties: MapValue, span: Span) -> Value:
+    """A ``data "aws_iam_policy_document"`` as the policy JSON it renders, statements at their blocks.
+
+    ``source_policy_documents`` come first; the document's own statements replace those with the
+    same ``sid``; ``override_policy_documents`` replace or add last, as Terraform merges them.
+    """
+    from .iam import document_value
+
+    def statements_of(documents: Value | None) -> list[Value] | Unknown:
+        found: list[Value] = []
+        for _, document in members(documents):
+            if isinstance(document, Text):
+                document = document_value(document)
+            if isinstance(document, Unknown):
+                return document
+            listed = field_of(document, "Statement")
+            found.extend(item for _, item in members(listed))
+        return found
+
+    merged: list[Value] = []
+    for part in (
+        statements_of(field_of(properties, "source_policy_documents")),
+        [_statement_value(item) for _, item in members(field_of(properties, "statement"))],
+        statements_of(field_of(properties, "override_policy_documents")),
+    ):
+        if isinstance(part, Unknown):
+            return Unknown(reason=f"a merged policy document is not known ({part.reason})", span=span)
+        for statement in part:
+            sid = literal_text(field_of(statement, "Sid"))
+            position = next((i for i, old in enumerate(merged) if sid and literal_text(field_of(old, "Sid")) == sid), None)
+            if position is None:
+                merged.append(statement)
+            else:
+                merged[position] = statement
+    version = text("2012-10-17", span)
+    return MapValue(entries={"Version": version, "Statement": ListValue(items=tuple(merged), span=span)}, span=span)
+
+
+_STATEMENT_FIELDS = {"sid": "Sid", "effect": "Effect", "actions": "Action", "not_actions": "NotAction"}
+_STATEMENT_FIELDS |= {"resources": "Resource", "not_resources": "NotResource"}
+
+
+def _statement_value(block: Value) -> Value:
+    """One ``statement`` block in policy JSON form (``principals`` blocks become the Principal map)."""
+    if not isinstance(block, MapValue):
+        return block
+    entries: dict[str, Value] = {"Effect": field_of(block, "effect") or text("Allow", block.span)}
+    for name, json_name in _STATEMENT_FIELDS.items():
+        value = field_of(block, name)
+        if value is not None and not is_absent(value):
+            entries[json_name] = value
+    for name, json_name in (("principals", "Principal"), ("not_principals", "NotPrincipal")):
+        principals: dict[str, list[Value]] = {}
+        for _, principal in members(field_of(block, name)):
+            kind = literal_text(field_of(principal, "type")) or "AWS"
+            principals.setdefault(kind, []).extend(item for _, item in members(field_of(principal, "identifiers")))
+        if principals:
+            entries[json_name] = text("*", block.span) if set(principals) == {"*"} else _principal_map(principals, block)
+    conditions: dict[str, dict[str, Value]] = {}
+    for _, condition in members(field_of(block, "condition")):
+        test = literal_text(field_of(condition, "test")) or "?"
+        variable = literal_text(field_of(condition, "variable")) or "?"
+        conditions.setdefault(test, {})[variable] = field_of(condition, "values") or ListValue(items=(), span=block.span)
+    if conditions:
+        entries["Condition"] = MapValue(
+            entries={test: MapValue(entries=tests, span=block.span) for test, tests in conditions.items()}, span=block.span
+        )
+    return MapValue(entries=entries, span=block.span)
+
+
+def _principal_map(principals: dict[str, list[Value]], block: MapValue) -> MapValue:
+    return MapValue(
+        entries={kind: ListValue(items=tuple(items), span=block.span) for kind, items in principals.items()}, span=block.span
+    )
+
+
 def _single(value: Value | None) -> Value | None:
     """A nested block that appears once (``ebs``, ``ami_distribution_configuration``)."""
     if isinstance(value, ListValue):
@@ -944,6 +1024,9 @@ _BUILDERS: dict[tuple[str, str], Callable[[dict, Value], Resource]] = {
     ),
     ("resource", "aws_ebs_encryption_by_default"): lambda h, p: EbsEncryptionByDefault(**h, enabled=field_of(p, "enabled")),
     ("resource", "aws_ebs_default_kms_key"): lambda h, p: EbsDefaultKey(**h, default_key=field_of(p, "key_arn")),
+    ("resource", "aws_kms_grant"): lambda h, p: KmsGrant(
+        **h, key_reference=field_of(p, "key_id"), grantee=field_of(p, "grantee_principal"), operations=field_of(p, "operations"),
+    ),
     ("data", "aws_kms_key"): lambda h, p: KeyLookup(**h, lookup=field_of(p, "key_id")),
     ("data", "aws_kms_alias"): lambda h, p: KeyLookup(**h, lookup=field_of(p, "name")),
     ("data", "aws_ami"): lambda h, p: ImageLookup(**h, owners=field_of(p, "owners")),
@@ -1062,7 +1145,8 @@ class TerraformLoader:
             if account is None and isinstance(allowed, ListValue) and len(allowed.items) == 1:
                 account = literal_text(allowed.items[0])
         name = f"provider {module.address}{address} of {module.root.source.display}"
-        deployment = Deployment(key=key, name=name, account=account, region=region)
+        label = "data.aws_caller_identity.current.account_id"
+        deployment = Deployment(key=key, name=name, account=account, region=region, account_label=label)
         self._deployments[key] = deployment
         return deployment
 
