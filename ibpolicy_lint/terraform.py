@@ -67,6 +67,7 @@ from .values import (
     relocated,
     text,
     through_choices,
+    with_origin,
 )
 
 _MAX_INSTANCES = 64
@@ -581,7 +582,7 @@ class Evaluator:
             return Text(parts=(Attribute(key, neutral, label),), span=span)
         if resource_type == "aws_iam_policy_document" and attribute in ("json", "minified_json"):
             properties = body_value(Evaluator(self.module, instance.bindings), block.body, block.span)
-            return policy_document(properties, block.span)
+            return with_origin(policy_document(properties, block.span), span, label)
         configured = block.body.attributes.get(attribute)
         if configured is not None:
             return Evaluator(self.module, instance.bindings).eval(configured.expression)
