@@ -12,27 +12,9 @@ package that imports cfn-lint; the ``ibpolicy-lint`` command never loads it.
 Rule IDs
     One cfn-lint rule per catalogue entry (``rules/*.yaml``). cfn-lint reads a rule's level from the
     first letter of its ID, so the letter is the catalogue's default severity (E error, W warning,
-    I informational), then ``9``, then the three digits of the IBP number. ``rule_table()`` computes
-    the table from the catalogue; the test suite checks the table below against it.
-
-    ==========  =========  =======
-    ibpolicy    cfn-lint   level
-    ==========  =========  =======
-    IBP000      E9000      error
-    IBP101      E9101      error
-    IBP102      E9102      error
-    IBP103      W9103      warning
-    IBP104      W9104      warning
-    IBP105      W9105      warning
-    IBP106      E9106      error
-    IBP107      E9107      error
-    IBP108      E9108      error
-    IBP109      W9109      warning
-    IBP110      E9110      error
-    IBP111      W9111      warning
-    IBP901      I9901      info
-    IBP902      I9902      info
-    ==========  =========  =======
+    I informational), then ``9``, then the three digits of the IBP number: IBP101 (error) is E9101,
+    IBP103 (warning) W9103, IBP901 (info) I9901. ``rule_table()`` computes the whole table from the
+    catalogue; the README lists it and the test suite keeps the two in step.
 
 Severity
     A finding whose severity differs from its rule's default (an error found in only one branch of

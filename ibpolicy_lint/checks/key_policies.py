@@ -161,6 +161,13 @@ def _owned_by(key: KmsKey, account: Account) -> Tri:
     return same_account(_owner(key), account)
 
 
+def _source_owned(key: KmsKey, use: KeyUse) -> bool:
+    """The key belongs to the source account: not to a target account, and not known to be elsewhere."""
+    if any(r.account is not None and _owned_by(key, r.account) is Tri.YES for r in use.recipients):
+        return False
+    return _owned_by(key, use.source) is not Tri.NO
+
+
 def _policy_span(key: KmsKey):
     return key.policy.span if key.policy is not None else key.span
 
@@ -204,7 +211,7 @@ def service_linked_role_shut_out(estate: Estate) -> Iterator[Finding]:
     for key, sites, inputs in _checked_keys(estate):
 
         def decide_world(world: World):
-            uses = [use for use in _uses(key, sites, world, estate) if _owned_by(key, use.source) is not Tri.NO]
+            uses = [use for use in _uses(key, sites, world, estate) if _source_owned(key, use)]
             if not uses or key.policy is None:
                 return None  # the default policy's root statement delegates to IAM
             policy = _key_policy(key, world)
@@ -453,7 +460,7 @@ def _needed(key: KmsKey, uses: list[KeyUse]) -> list[tuple[Caller, tuple[str, ..
     """Who must be able to use the key, and for what."""
     needed: list[tuple[Caller, tuple[str, ...]]] = []
     for use in uses:
-        if _owned_by(key, use.source) is not Tri.NO:
+        if _source_owned(key, use):
             needed.append((_service_linked_role(use.source, [use]), SLR_ACTIONS))
         for recipient in use.recipients:
             if recipient.account is not None and _owned_by(key, recipient.account) is not Tri.YES:
