@@ -35,7 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--select", metavar="IDS", help="only these rule IDs or prefixes, comma-separated (e.g. IBP1,IBP203)")
     parser.add_argument("--ignore", metavar="IDS", help="skip these rule IDs or prefixes, comma-separated")
     parser.add_argument(
-        "--fail-on", choices=FAIL_ON, default="warning", help="lowest severity that makes the exit code 1 (default: warning)"
+        "--fail-on", choices=FAIL_ON, default=None, help="lowest severity that makes the exit code 1 (default: warning)"
+    )
+    parser.add_argument(
+        "--config", metavar="FILE", help="configuration file (default: .ibpolicy-lint.yaml or pyproject.toml, searched upward)"
     )
     parser.add_argument(
         "--parameter-file",
@@ -92,11 +95,19 @@ def _run(argv: list[str]) -> int:
         return _write(args.output_file, _explain(args.explain))
 
     from .catalogue import load_catalogue, matches
+    from .config import ConfigError, load_config
     from .scan import ScanError, ScanOptions, read_parameter_file, scan
 
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
     known = sorted(load_catalogue())
-    select = _selectors(args.select, known, "--select")
-    ignore = _selectors(args.ignore, known, "--ignore")
+    where = str(config.path) if config.path else ""
+    # The command line wins over the configuration file.
+    select = _selectors(args.select, known, "--select") if args.select else _checked(config.select, known, f"{where}: select")
+    ignore = _selectors(args.ignore, known, "--ignore") if args.ignore else _checked(config.ignore, known, f"{where}: ignore")
+    fail_on = args.fail_on or config.fail_on or "warning"
 
     def wanted(rule: str) -> bool:
         return (not select or matches(rule, select)) and not (ignore and matches(rule, ignore))
@@ -113,6 +124,7 @@ def _run(argv: list[str]) -> int:
         parameter_values=parameter_values,
         var_files=args.var_file,
         prefilter=not args.no_prefilter,
+        config=config,
         wanted=wanted,
     )
     try:
@@ -123,16 +135,19 @@ def _run(argv: list[str]) -> int:
     from .report import render
 
     _write(args.output_file, render(result, args.format, __version__))
-    return _exit_code(result.findings, args.fail_on)
+    return _exit_code(result.findings, fail_on)
 
 
 def _selectors(raw: str | None, known: list[str], option: str) -> list[str]:
     if not raw:
         return []
-    selectors = [item.strip().upper() for item in raw.split(",") if item.strip()]
+    return _checked([item.strip().upper() for item in raw.split(",") if item.strip()], known, option)
+
+
+def _checked(selectors: list[str], known: list[str], where: str) -> list[str]:
     for selector in selectors:
         if not any(rule.startswith(selector) for rule in known):
-            raise UsageError(f"{option}: {selector} matches no rule (see --list-rules)")
+            raise UsageError(f"{where}: {selector} matches no rule (see --list-rules)")
     return selectors
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,11 +63,11 @@ def display_path(path: Path, cwd: Path) -> str:
 
 
 def discover(
-    paths: Iterable[str], exclude: Iterable[str] = (), cwd: Path | None = None
+    paths: Iterable[str], excluded: Callable[[Path], bool] | None = None, cwd: Path | None = None
 ) -> tuple[list[Candidate], list[Unreadable]]:
     """The files to read under ``paths`` (sorted, without duplicates), and paths that cannot be read."""
     cwd = cwd or Path.cwd()
-    excluded = compile_globs(exclude)
+    excluded = excluded or (lambda path: False)
     found: dict[str, Candidate] = {}
     problems: list[Unreadable] = []
     for given in paths:
@@ -79,7 +79,7 @@ def discover(
             _walk(path, cwd, excluded, found, problems)
         elif path.exists():
             kind = classify(path.name)
-            if kind is not None and not _is_excluded(display, excluded):
+            if kind is not None and not excluded(path):
                 problem = _not_regular(path)
                 if problem:
                     problems.append(Unreadable(display, problem))
@@ -90,7 +90,9 @@ def discover(
     return [found[key] for key in sorted(found)], problems
 
 
-def _walk(root: Path, cwd: Path, excluded: list[re.Pattern], found: dict[str, Candidate], problems: list[Unreadable]) -> None:
+def _walk(
+    root: Path, cwd: Path, excluded: Callable[[Path], bool], found: dict[str, Candidate], problems: list[Unreadable]
+) -> None:
     real_root = os.path.realpath(root)
     pending = [root]
     while pending:
@@ -106,14 +108,14 @@ def _walk(root: Path, cwd: Path, excluded: list[re.Pattern], found: dict[str, Ca
             try:
                 is_link = entry.is_symlink()
                 if entry.is_dir(follow_symlinks=False):
-                    if entry.name not in DEFAULT_EXCLUDED_DIRS and not _is_excluded(display + "/", excluded):
+                    if entry.name not in DEFAULT_EXCLUDED_DIRS and not excluded(path):
                         if not (path / "pyvenv.cfg").exists():  # a virtual environment under another name
                             pending.append(path)
                     continue
             except OSError:
                 is_link = False
             kind = classify(entry.name)
-            if kind is None or _is_excluded(display, excluded):
+            if kind is None or excluded(path):
                 continue
             if is_link:
                 if entry.is_dir():  # a symlinked folder with a file-like name
@@ -139,10 +141,6 @@ def _not_regular(path: Path) -> str | None:
     if not stat.S_ISREG(mode):
         return "is not a regular file (a FIFO, socket or device)"
     return None
-
-
-def compile_globs(patterns: Iterable[str]) -> list[re.Pattern]:
-    return [glob_to_regex(pattern) for pattern in patterns]
 
 
 def glob_to_regex(pattern: str) -> re.Pattern:
@@ -173,8 +171,3 @@ def glob_to_regex(pattern: str) -> re.Pattern:
         out = out[:-3] + "(?:/.*)?"
     prefix = "" if anchored else "(?:.*/)?"
     return re.compile(f"^{prefix}{out}/?$")
-
-
-def _is_excluded(display: str, excluded: list[re.Pattern]) -> bool:
-    path = display.rstrip("/")
-    return any(pattern.match(path) or pattern.match(path + "/") for pattern in excluded)

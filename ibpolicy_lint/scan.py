@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import cloudformation, terraform_plan
 from .checks import run_checks
+from .config import Config
 from .discover import Candidate, Unreadable, discover, display_path
 from .documents import DocumentError, decode, parse_json, parse_yaml
 from .estate import Estate
@@ -23,7 +24,7 @@ MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 @dataclass
 class ScanOptions:
     paths: list[str] = field(default_factory=lambda: ["."])
-    exclude: list[str] = field(default_factory=list)
+    config: Config = field(default_factory=Config)
     parameter_values: Mapping[str, cloudformation.ParameterValue] = field(default_factory=dict)
     var_files: list[str] = field(default_factory=list)
     # Skip Terraform module folders that name no resource type a rule reads (a byte-level check).
@@ -43,7 +44,7 @@ class ScanError(Exception):
 
 
 def scan(options: ScanOptions) -> ScanResult:
-    candidates, unreadable = discover(options.paths, options.exclude)
+    candidates, unreadable = discover(options.paths, options.config.excludes)
     text = SourceText()
     findings: list[Finding] = [_unreadable(problem) for problem in unreadable]
     resources: list[Resource] = []
@@ -66,8 +67,15 @@ def scan(options: ScanOptions) -> ScanResult:
         resources.extend(found)
         findings.extend(problems)
     findings.extend(run_checks(Estate(resources), options.wanted))
-    findings = [finding for finding in findings if options.wanted(finding.rule)]
+    findings = [finding for finding in findings if options.wanted(finding.rule) and not _ignored_by_path(finding, options.config)]
     return ScanResult(findings=sorted(set(findings), key=Finding.sort_key), files=files, text=text)
+
+
+def _ignored_by_path(finding: Finding, config: Config) -> bool:
+    """``per-path-ignores`` in the configuration: rules (or prefixes) switched off for some paths."""
+    if not config.per_path_ignores:
+        return False
+    return any(finding.rule.startswith(rule) for rule in config.ignored_here(Path(finding.span.file)))
 
 
 def _load_document(
@@ -111,7 +119,13 @@ def _load_document(
         )
         for duplicate in document.duplicates
     ]
-    deployment = Deployment(key=f"stack:{candidate.display}", name=f"stack {candidate.display}", account_label="AWS::AccountId")
+    account = options.config.account_for(candidate.path)
+    deployment = Deployment(
+        key=f"stack:{candidate.display}",
+        name=f"stack {candidate.display}" + (f" in account {account.name}" if account else ""),
+        account=account.id if account else None,
+        account_label="AWS::AccountId",
+    )
     try:
         resources = cloudformation.load_template(document.root, candidate.display, deployment, options.parameter_values)
     except RecursionError:
@@ -141,7 +155,7 @@ def _load_terraform(
         for candidate, root in plans
         if isinstance(root, MapValue)
     }
-    loader = terraform.TerraformLoader(sources, var_files)
+    loader = terraform.TerraformLoader(sources, var_files, options.config.account_for)
     try:
         named = [Path(path) for path in options.paths if Path(path).is_dir()]
         resources = loader.load(folders, plan_values, named)

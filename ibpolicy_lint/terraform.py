@@ -1041,9 +1041,15 @@ _KEY_POLICY_TYPE = ("resource", "aws_kms_key_policy")
 
 
 class TerraformLoader:
-    def __init__(self, sources: Sources, var_files: list[tuple[str, dict[str, Value]]]) -> None:
+    def __init__(
+        self,
+        sources: Sources,
+        var_files: list[tuple[str, dict[str, Value]]],
+        account_for: Callable[[Path], object | None] = lambda path: None,
+    ) -> None:
         self.sources = sources
         self.var_files = var_files
+        self.account_for = account_for  # the configuration's accounts map: folder -> account
         self._deployments: dict[str, Deployment] = {}
         self.loaded_roots: set[Path] = set()
 
@@ -1145,6 +1151,9 @@ class TerraformLoader:
             allowed = evaluator.attribute(block.body, "allowed_account_ids")
             if account is None and isinstance(allowed, ListValue) and len(allowed.items) == 1:
                 account = literal_text(allowed.items[0])
+        if account is None and "." not in address:
+            configured = self.account_for(module.root.source.path)  # the default provider of a root in the accounts map
+            account = getattr(configured, "id", None)
         name = f"provider {module.address}{address} of {module.root.source.display}"
         label = "data.aws_caller_identity.current.account_id"
         deployment = Deployment(key=key, name=name, account=account, region=region, account_label=label)
