@@ -22,7 +22,10 @@ from .model import (
     KmsAlias,
     KmsKey,
     LaunchPermission,
+    ManagedPolicy,
     Resource,
+    Role,
+    RolePolicy,
     Volume,
 )
 from .source import Span
@@ -50,6 +53,7 @@ from .values import (
     join_parts,
     literal_text,
     members,
+    moved,
     text,
     through_choices,
     with_origin,
@@ -95,28 +99,102 @@ def load_template(
     deployment: Deployment,
     parameter_values: Mapping[str, ParameterValue] | None = None,
     key_prefix: str | None = None,
+    lines: list[str] | None = None,
+    condition: Assumption = ALWAYS,
 ) -> list[Resource]:
-    """The template's resources that the checks know about, in the neutral model."""
+    """The template's resources that the checks know about, in the neutral model.
+
+    ``lines`` (the file's text) lets a StackSet's inline template report the file's own lines.
+    """
     template = _Template(root, deployment, parameter_values or {}, key_prefix or path)
     resources: list[Resource] = []
     for logical_id, (resource_type, raw) in template.resources.items():
         build = _BUILDERS.get(resource_type)
-        if build is None:
+        if build is None and resource_type != STACK_SET:
             continue
-        condition = template.resource_condition(raw)
-        if condition is None:
+        resource_condition = template.resource_condition(raw)
+        if resource_condition is None:
             continue
         properties = template.resolve(field_of(raw, "Properties") or MapValue(entries={}, span=raw.span))
+        if resource_type == STACK_SET:
+            resources.extend(
+                _stack_set_resources(logical_id, properties, path, deployment, lines, condition | resource_condition)
+            )
+            continue
         header = dict(
             key=template.resource_key(logical_id),
             name=logical_id,
             type=resource_type,
             span=root.get("Resources").key_spans.get(logical_id, raw.span),  # type: ignore[union-attr]
             deployment=deployment,
-            condition=condition,
+            condition=condition | resource_condition,
         )
         resources.append(build(header, properties))
     return resources
+
+
+STACK_SET = "AWS::CloudFormation::StackSet"
+
+
+def _stack_set_resources(
+    logical_id: str, p: Value, path: str, source: Deployment, lines: list[str] | None, condition: Assumption
+) -> list[Resource]:
+    """The inline template of a StackSet, loaded once per target account and Region it deploys to."""
+    from .documents import DocumentError, parse_yaml
+
+    body = field_of(p, "TemplateBody")
+    if not isinstance(body, Text) or body.literal is None:
+        return []
+    try:
+        document = parse_yaml(body.literal.encode("utf-8"), path)
+    except DocumentError:
+        return []  # the inline template is CloudFormation's to reject; nothing to check in it
+    inner = _embedded(document.root, body, lines)
+    if not isinstance(inner, MapValue) or not is_template(inner):
+        return []
+    shared = _parameter_list(field_of(p, "Parameters"), f"the Parameters of StackSet {logical_id}")
+    resources: list[Resource] = []
+    for _, group in members(field_of(p, "StackInstancesGroup")):
+        overrides = {
+            **shared,
+            **_parameter_list(field_of(group, "ParameterOverrides"), f"the ParameterOverrides of {logical_id}"),
+        }
+        accounts = [literal_text(a) for _, a in members(field_of(group, "DeploymentTargets", "Accounts"))]
+        regions = [literal_text(r) for _, r in members(field_of(group, "Regions"))] or [None]
+        for account in accounts:
+            if account is None or not re.fullmatch(r"\d{12}", account):
+                continue
+            for region in regions:
+                key = f"stackset:{path}#{logical_id}@{account}/{region or '?'}"
+                deployment = Deployment(
+                    key=key,
+                    name=f"StackSet {logical_id} in account {account}" + (f" ({region})" if region else ""),
+                    account=account,
+                    region=region,
+                    partition=source.partition,
+                    account_label="AWS::AccountId",
+                )
+                resources.extend(load_template(inner, path, deployment, overrides, key, lines, condition))
+    return resources
+
+
+def _parameter_list(value: Value | None, where: str) -> dict[str, ParameterValue]:
+    found: dict[str, ParameterValue] = {}
+    for _, item in members(value):
+        key = literal_text(field_of(item, "ParameterKey"))
+        given = literal_text(field_of(item, "ParameterValue"))
+        if key and given is not None:
+            found[key] = ParameterValue(given, where)
+    return found
+
+
+def _embedded(value: Value, body: Text, lines: list[str] | None) -> Value:
+    """An inline template's values at the file's own lines (a block scalar's text starts on the next line)."""
+    if lines is None or "\n" not in (body.literal or "").strip() or body.span.line >= len(lines):
+        return moved(value, 0, 0, body.span)
+    following = lines[body.span.line] if body.span.line < len(lines) else ""
+    indent = len(following) - len(following.lstrip())
+    return moved(value, body.span.line, indent)
 
 
 # --- building neutral resources ------------------------------------------------------------------
@@ -187,6 +265,19 @@ def _kms_alias(header: dict, p: Value) -> Resource:
     return KmsAlias(**header, alias_name=field_of(p, "AliasName"), target_key=field_of(p, "TargetKeyId"))
 
 
+def _role(header: dict, p: Value) -> Resource:
+    return Role(
+        **header,
+        role_name=field_of(p, "RoleName"),
+        path=field_of(p, "Path"),
+        trust_policy=field_of(p, "AssumeRolePolicyDocument"),
+        managed_policy_arns=field_of(p, "ManagedPolicyArns"),
+        inline_policies=[
+            d for _, item in members(field_of(p, "Policies")) if (d := field_of(item, "PolicyDocument")) is not None
+        ],
+    )
+
+
 _BUILDERS: dict[str, Callable[[dict, Value], Resource]] = {
     "AWS::ImageBuilder::ImageRecipe": _image_recipe,
     "AWS::ImageBuilder::ContainerRecipe": _container_recipe,
@@ -196,6 +287,12 @@ _BUILDERS: dict[str, Callable[[dict, Value], Resource]] = {
     "AWS::KMS::Key": _kms_key,
     "AWS::KMS::ReplicaKey": _replica_key,
     "AWS::KMS::Alias": _kms_alias,
+    "AWS::IAM::Role": _role,
+    "AWS::IAM::Policy": lambda h, p: RolePolicy(**h, roles=field_of(p, "Roles"), document=field_of(p, "PolicyDocument")),
+    "AWS::IAM::RolePolicy": lambda h, p: RolePolicy(**h, roles=field_of(p, "RoleName"), document=field_of(p, "PolicyDocument")),
+    "AWS::IAM::ManagedPolicy": lambda h, p: ManagedPolicy(
+        **h, document=field_of(p, "PolicyDocument"), roles=field_of(p, "Roles")
+    ),
 }
 
 # What ``Ref`` and ``Fn::GetAtt`` give, in neutral attribute names (RULES.md section 1).
@@ -204,6 +301,7 @@ _REF_ATTRIBUTE = {
     "AWS::KMS::ReplicaKey": KEY_ID,
     "AWS::KMS::Alias": ALIAS_NAME,
     "AWS::IAM::Role": NAME,
+    "AWS::IAM::ManagedPolicy": ARN,
 }
 _GETATT_ATTRIBUTE = {"Arn": ARN, "KeyId": KEY_ID, "Name": NAME}
 

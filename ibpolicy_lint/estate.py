@@ -18,7 +18,10 @@ from .model import (
     ImageBuild,
     ImageLookup,
     ImageRecipe,
+    ManagedPolicy,
     Resource,
+    Role,
+    RolePolicy,
 )
 from .values import Assumption, Attribute, Text, Unknown, Value, literal_text, members
 
@@ -37,6 +40,14 @@ class Wire:
     distribution: DistributionConfiguration
     build: ImageBuild
     condition: Assumption
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """A role's identity policies as far as the sources give them."""
+
+    documents: tuple[tuple[Value, str], ...]  # (policy document, where it comes from)
+    managed_arns: tuple[Value, ...]  # managed policy ARNs attached in any form
 
 
 class Estate:
@@ -123,6 +134,44 @@ class Estate:
         if match is not None:
             return match.group("owner") == "aws"
         return "/aws/service/" in shape
+
+    # -- accounts and roles
+
+    @cached_property
+    def visible_accounts(self) -> set[str]:
+        """Accounts some scanned source deploys to (the configuration, a provider, a StackSet)."""
+        return {deployment.account for deployment in self.deployments if deployment.account}
+
+    def roles_in(self, account: str) -> list[Role]:
+        return [role for role in self.all(Role) if role.deployment.account == account]
+
+    def role_permissions(self, role: Role) -> Permissions:
+        documents: list[tuple[Value, str]] = [(document, f"an inline policy of {role.name}") for document in role.inline_policies]
+        arns: list[Value] = [arn for _, arn in members(role.managed_policy_arns)]
+        for attachment in [*self.all(RolePolicy), *self.all(ManagedPolicy)]:
+            if not any(self._names_role(reference, role, attachment.deployment) for _, reference in members(attachment.roles)):
+                continue
+            if attachment.document is not None:
+                documents.append((attachment.document, f"{attachment.name}"))
+            if isinstance(attachment, RolePolicy):
+                arns.extend(arn for _, arn in members(attachment.policy_arns))
+        for arn in list(arns):
+            policy = self.referenced(arn)
+            if isinstance(policy, ManagedPolicy) and policy.document is not None:
+                documents.append((policy.document, policy.name))
+                arns.remove(arn)
+        return Permissions(tuple(documents), tuple(arns))
+
+    def _names_role(self, reference: Value, role: Role, near: Deployment) -> bool:
+        referenced = self.referenced(reference)
+        if referenced is not None:
+            return referenced is role
+        name = literal_text(reference)
+        own = literal_text(role.role_name)
+        same_account = role.deployment is near or (
+            role.deployment.account is not None and role.deployment.account == near.account
+        )
+        return name is not None and name == own and same_account
 
     def parent_recipes(self, recipe: ImageRecipe) -> list[tuple[Assumption, ImageRecipe]]:
         """The recipes, in the sources, of the image a recipe builds on."""

@@ -369,6 +369,7 @@ def _normalise_role(resource: str) -> str:
     return resource
 
 
+_NOT_PRESENTED_BY_SERVICES = ("sts:externalid", "aws:multifactorauthpresent", "aws:multifactorauthage")
 # Condition keys whose value for these calls is known (EBS operations made by EC2 on the caller's behalf).
 _ACCOUNT_KEYS = ("kms:calleraccount", "aws:principalaccount")
 
@@ -415,6 +416,13 @@ def _condition_holds(test: ConditionTest, caller: Caller) -> tuple[Tri, str]:
         return outcome(Tri.of(any(_glob(value).fullmatch("aws:ebs:id") for value in values)))
     if if_exists and key.startswith("kms:encryptioncontext:"):
         return Tri.YES, ""
+    if key in _NOT_PRESENTED_BY_SERVICES and caller.role == SLR_PATH:
+        # The service-linked role presents no external ID and no MFA: matching conditions fail,
+        # negated ones ("not this external ID", "MFA is false") hold.
+        if key == "sts:externalid":
+            return (Tri.YES if negated else Tri.NO), ""
+        expected = [value.lower() for value in values if value is not None]
+        return Tri.of("false" in expected if base.startswith("bool") else False), ""
     return Tri.MAYBE, f"the condition {test.operator} {test.key} cannot be decided from the sources"
 
 
@@ -531,9 +539,12 @@ def root_arn(account: Account) -> str:
     return f"arn:aws:iam::{_show_account(account)}:root"
 
 
-def statement_json(sid: str, principal: str, actions: list[str], condition: dict | None = None) -> str:
-    """The statement to add, as JSON a person can paste into a key policy."""
-    statement: dict = {"Sid": sid, "Effect": "Allow", "Principal": {"AWS": principal}, "Action": actions, "Resource": "*"}
+def statement_json(sid: str, principal: str | None, actions: list[str], condition: dict | None = None) -> str:
+    """The statement to add, as JSON a person can paste into a policy (no principal: an IAM policy)."""
+    statement: dict = {"Sid": sid, "Effect": "Allow"}
+    if principal is not None:
+        statement["Principal"] = {"AWS": principal}
+    statement |= {"Action": actions, "Resource": "*"}
     if condition:
         statement["Condition"] = condition
     return json.dumps(statement)
@@ -543,3 +554,48 @@ def scalar_or_none(value: Value | None) -> object:
     if isinstance(value, Scalar):
         return value.value
     return literal_text(value)
+
+
+# --- AWS managed policies ------------------------------------------------------------------------------
+
+XROLE_NAME = "EC2ImageBuilderDistributionCrossAccountRole"
+DISTRIBUTION_POLICY = "Ec2ImageBuilderCrossAccountDistributionAccess"
+
+# The documents of the AWS managed policies the rules need to read (others are "cannot tell").
+_AWS_MANAGED: dict[str, list[dict]] = {
+    # Grants no KMS action at all (RULES.md section 1).
+    DISTRIBUTION_POLICY: [
+        {"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": "arn:aws:ec2:*::image/*"},
+        {"Effect": "Allow", "Action": ["ec2:DescribeImages", "ec2:CopyImage", "ec2:ModifyImageAttribute"], "Resource": "*"},
+    ],
+    "AdministratorAccess": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    "AmazonEC2FullAccess": [
+        {"Effect": "Allow", "Action": ["ec2:*", "elasticloadbalancing:*", "cloudwatch:*", "autoscaling:*"], "Resource": "*"}
+    ],
+}
+
+_MANAGED_ARN = re.compile(r"^arn:[^:]*:iam::aws:policy/(?:.*/)?(?P<name>[^/]+)$")
+
+
+def aws_managed_policy_name(value: Value) -> str | None:
+    """``Ec2ImageBuilderCrossAccountDistributionAccess`` for ``arn:<partition>:iam::aws:policy/…``."""
+    if not isinstance(value, Text):
+        return None
+    match = _MANAGED_ARN.match(value.shape()[0])
+    return match.group("name") if match else None
+
+
+def aws_managed_policy(name: str, span: Span) -> Policy | None:
+    statements = _AWS_MANAGED.get(name)
+    if statements is None:
+        return None
+    from .values import from_python
+
+    return read_policy(from_python({"Version": "2012-10-17", "Statement": statements}, span), span)
+
+
+def combined(policies: list[Policy], span: Span) -> Policy:
+    """Several identity policies evaluated together (an Allow in any, a Deny in any)."""
+    unknown = "; ".join(p.unknown for p in policies if p.unknown)
+    statements = tuple(statement for policy in policies if not policy.unknown for statement in policy.statements)
+    return Policy(span, statements, unknown=unknown)

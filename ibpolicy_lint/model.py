@@ -134,6 +134,37 @@ class ImageLookup(Resource):
 
 
 @dataclass(eq=False, kw_only=True)
+class Role(Resource):
+    role_name: Value | None = None
+    name_prefix: Value | None = None  # Terraform: a generated name starting with this
+    path: Value | None = None
+    trust_policy: Value | None = None
+    managed_policy_arns: Value | None = None
+    inline_policies: list[Value] = field(default_factory=list)  # policy documents
+
+    @property
+    def name_value(self) -> Value | None:
+        return self.role_name or self.name_prefix
+
+
+@dataclass(eq=False, kw_only=True)
+class RolePolicy(Resource):
+    """Permissions given to roles by a separate resource: an inline document or managed policy ARNs."""
+
+    roles: Value | None  # role names or references
+    document: Value | None = None
+    policy_arns: Value | None = None
+
+
+@dataclass(eq=False, kw_only=True)
+class ManagedPolicy(Resource):
+    """A customer managed policy: referenced by ARN, and possibly attached to roles directly."""
+
+    document: Value | None
+    roles: Value | None = None
+
+
+@dataclass(eq=False, kw_only=True)
 class EbsEncryptionByDefault(Resource):
     """Account-level EBS encryption by default in the deployment's Region."""
 

@@ -127,7 +127,10 @@ def _load_document(
         account_label="AWS::AccountId",
     )
     try:
-        resources = cloudformation.load_template(document.root, candidate.display, deployment, options.parameter_values)
+        lines = text.lines(candidate.display)
+        resources = cloudformation.load_template(
+            document.root, candidate.display, deployment, options.parameter_values, lines=lines
+        )
     except RecursionError:
         return [], [*problems, _problem(candidate.display, "cannot be evaluated: nesting too deep")]
     return resources, problems

@@ -39,6 +39,9 @@ class SourceText:
     def add(self, path: str, text: str) -> None:
         self._lines[path] = text.splitlines()
 
+    def lines(self, path: str) -> list[str] | None:
+        return self._lines.get(path)
+
     def line(self, path: str, number: int) -> str | None:
         lines = self._lines.get(path)
         if lines is None or not 1 <= number <= len(lines):

@@ -34,7 +34,10 @@ from .model import (
     KmsGrant,
     KmsKey,
     LaunchPermission,
+    ManagedPolicy,
     Resource,
+    Role,
+    RolePolicy,
     Volume,
 )
 from .source import Span
@@ -801,6 +804,7 @@ _COMPUTED_ATTRIBUTES: dict[str, dict[str, str]] = {
     "aws_kms_external_key": {"arn": ARN, "id": KEY_ID},
     "aws_kms_alias": {"arn": ARN, "name": ALIAS_NAME, "id": ALIAS_NAME, "target_key_arn": "target_key_arn"},
     "aws_iam_role": {"arn": ARN, "name": NAME, "id": NAME, "unique_id": "unique_id"},
+    "aws_iam_policy": {"arn": ARN, "id": ARN, "name": NAME},
 }
 _DATA_ATTRIBUTES: dict[str, dict[str, str]] = {
     "aws_kms_key": {"arn": ARN, "id": KEY_ID, "key_id": KEY_ID},
@@ -1028,6 +1032,22 @@ _BUILDERS: dict[tuple[str, str], Callable[[dict, Value], Resource]] = {
     ("resource", "aws_kms_grant"): lambda h, p: KmsGrant(
         **h, key_reference=field_of(p, "key_id"), grantee=field_of(p, "grantee_principal"), operations=field_of(p, "operations"),
     ),
+    ("resource", "aws_iam_role"): lambda h, p: Role(
+        **h, role_name=field_of(p, "name"), name_prefix=field_of(p, "name_prefix"), path=field_of(p, "path"),
+        trust_policy=field_of(p, "assume_role_policy"), managed_policy_arns=field_of(p, "managed_policy_arns"),
+        inline_policies=[d for _, item in members(field_of(p, "inline_policy")) if (d := field_of(item, "policy")) is not None],
+    ),
+    ("resource", "aws_iam_role_policy"): lambda h, p: RolePolicy(**h, roles=field_of(p, "role"), document=field_of(p, "policy")),
+    ("resource", "aws_iam_role_policy_attachment"): lambda h, p: RolePolicy(
+        **h, roles=field_of(p, "role"), policy_arns=field_of(p, "policy_arn"),
+    ),
+    ("resource", "aws_iam_policy_attachment"): lambda h, p: RolePolicy(
+        **h, roles=field_of(p, "roles"), policy_arns=field_of(p, "policy_arn"),
+    ),
+    ("resource", "aws_iam_role_policy_attachments_exclusive"): lambda h, p: RolePolicy(
+        **h, roles=field_of(p, "role_name"), policy_arns=field_of(p, "policy_arns"),
+    ),
+    ("resource", "aws_iam_policy"): lambda h, p: ManagedPolicy(**h, document=field_of(p, "policy")),
     ("data", "aws_kms_key"): lambda h, p: KeyLookup(**h, lookup=field_of(p, "key_id")),
     ("data", "aws_kms_alias"): lambda h, p: KeyLookup(**h, lookup=field_of(p, "name")),
     ("data", "aws_ami"): lambda h, p: ImageLookup(**h, owners=field_of(p, "owners")),

@@ -489,3 +489,29 @@ def from_python(data, span: Span) -> Value:
     if data is None:
         return Absent(span=span)
     return Scalar(value=data, span=span)
+
+
+def moved(value: Value, lines: int, columns: int, fixed: Span | None = None) -> Value:
+    """The same value tree at other positions: ``lines`` down and ``columns`` right, or all at ``fixed``.
+
+    For documents embedded in a file (a StackSet's inline template in a block scalar).
+    """
+
+    def place(span: Span) -> Span:
+        if fixed is not None:
+            return fixed
+        return Span(span.file, span.line + lines, span.column + columns, span.end_line + lines, span.end_column + columns)
+
+    def move(item: Value) -> Value:
+        if isinstance(item, MapValue):
+            entries = {key: move(child) for key, child in item.entries.items()}
+            key_spans = {key: place(span) for key, span in item.key_spans.items()}
+            return MapValue(entries=entries, key_spans=key_spans, span=place(item.span), origin=item.origin)
+        if isinstance(item, ListValue):
+            return ListValue(items=tuple(move(child) for child in item.items), span=place(item.span), origin=item.origin)
+        if isinstance(item, Choice):
+            branches = tuple((outcome, move(branch)) for outcome, branch in item.branches)
+            return Choice(subject=item.subject, branches=branches, span=place(item.span), origin=item.origin)
+        return _replace(item, span=place(item.span))
+
+    return move(value)

@@ -21,9 +21,9 @@ def emits(*rules: str) -> Callable[[Check], Check]:
 
 
 def all_checks() -> list[Check]:
-    from . import key_policies, keys
+    from . import key_policies, keys, roles
 
-    return [*keys.CHECKS, *key_policies.CHECKS]
+    return [*keys.CHECKS, *key_policies.CHECKS, *roles.CHECKS]
 
 
 def run_checks(estate: Estate, wanted: Callable[[str], bool] = lambda rule: True) -> list[Finding]:
