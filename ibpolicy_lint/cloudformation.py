@@ -128,12 +128,26 @@ def load_template(
             span=root.get("Resources").key_spans.get(logical_id, raw.span),  # type: ignore[union-attr]
             deployment=deployment,
             condition=condition | resource_condition,
+            suppressions=_metadata_suppressions(logical_id, raw),
         )
         resources.append(build(header, properties))
     return resources
 
 
 STACK_SET = "AWS::CloudFormation::StackSet"
+
+
+def _metadata_suppressions(logical_id: str, raw: Value) -> tuple:
+    """``Metadata: {ibpolicy-lint: {ignore: [{rule: IBP101, reason: …}]}}`` on a resource."""
+    from .suppressions import Suppression
+
+    found = []
+    for _, item in members(field_of(raw, "Metadata", "ibpolicy-lint", "ignore")):
+        rule = literal_text(field_of(item, "rule")) if isinstance(item, MapValue) else literal_text(item)
+        if rule:
+            reason = literal_text(field_of(item, "reason")) or ""
+            found.append(Suppression((rule.strip().upper(),), reason.strip(), item.span, resource=logical_id))
+    return tuple(found)
 
 
 def _stack_set_resources(

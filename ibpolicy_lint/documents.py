@@ -60,6 +60,16 @@ def decode(data: bytes) -> str:
     return data.decode("utf-8-sig", errors="replace")
 
 
+def as_utf8(data: bytes) -> bytes:
+    """UTF-16 text (with a BOM) as UTF-8, so byte-level checks can see its words; other bytes unchanged."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16").encode("utf-8")
+        except UnicodeError:
+            return data  # libyaml reports where it breaks
+    return data
+
+
 def parse_yaml(data: bytes, path: str) -> Document:
     """Parse YAML (or JSON, which libyaml reads too) from bytes, keeping positions."""
     try:

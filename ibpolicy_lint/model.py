@@ -38,6 +38,7 @@ class Resource:
     span: Span
     deployment: Deployment
     condition: Assumption = ALWAYS
+    suppressions: tuple = ()  # declared on the resource itself (CloudFormation Metadata)
 
 
 @dataclass(eq=False, kw_only=True)

@@ -6,19 +6,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cloudformation, terraform_plan
+from . import cloudformation, limits, suppressions, terraform_plan
 from .checks import run_checks
 from .config import Config
 from .discover import Candidate, Unreadable, discover, display_path
-from .documents import DocumentError, decode, parse_json, parse_yaml
+from .documents import DocumentError, as_utf8, decode, parse_json, parse_yaml
 from .estate import Estate
 from .findings import Finding, Severity
 from .model import Deployment, Resource
 from .source import SourceText, Span
 from .values import MapValue, Value
 
-# Twice what CloudFormation accepts (1 MB from S3); YAML needs ~70 MB of memory per MB (PARSING.md).
-MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
+MAX_DOCUMENT_BYTES = limits.MAX_DOCUMENT_BYTES  # every bound is in limits.py
 
 
 @dataclass
@@ -53,7 +52,9 @@ def scan(options: ScanOptions) -> ScanResult:
     for candidate in candidates:
         if candidate.kind != "document":
             continue  # Terraform is loaded by module folder, below
-        loaded = _load_document(candidate, options, text, plans)
+        loaded, failure = limits.contained(lambda: _load_document(candidate, options, text, plans), "reading it")
+        if failure:  # out of time or memory, or a bug: this file is IBP000, the others are still checked
+            loaded = [], [_problem(candidate.display, failure)]
         if loaded is None:
             continue
         files += 1
@@ -66,9 +67,28 @@ def scan(options: ScanOptions) -> ScanResult:
         files += len(terraform_files)
         resources.extend(found)
         findings.extend(problems)
+    resources = _walkable(resources, findings)
     findings.extend(run_checks(Estate(resources), options.wanted))
+    # Suppressions are matched against every finding, before --select/--ignore, so none looks stale
+    # only because its rule is not selected in this run.
+    declared = [suppression for resource in resources for suppression in resource.suppressions]
+    resource_lines = {(resource.span.file, resource.name): resource.span.line for resource in resources}
+    findings = suppressions.apply(findings, suppressions.inline_suppressions(text) + declared, resource_lines)
     findings = [finding for finding in findings if options.wanted(finding.rule) and not _ignored_by_path(finding, options.config)]
     return ScanResult(findings=sorted(set(findings), key=Finding.sort_key), files=files, text=text)
+
+
+def _walkable(resources: list[Resource], findings: list[Finding]) -> list[Resource]:
+    """The resources the checks can walk; the others become IBP000 (values too deep or too large)."""
+    kept = []
+    for resource in resources:
+        reason = limits.oversized(resource)
+        if reason is None:
+            kept.append(resource)
+        else:
+            span = resource.span
+            findings.append(_problem(span.file, f"{resource.name} has {reason}; not checked", span.line, span.column))
+    return kept
 
 
 def _ignored_by_path(finding: Finding, config: Config) -> bool:
@@ -90,12 +110,13 @@ def _load_document(
             data = stream.read(MAX_DOCUMENT_BYTES + 1)
     except OSError as error:
         return [], [_problem(candidate.display, f"cannot be read: {error.strerror or error}")]
+    too_large = len(data) > MAX_DOCUMENT_BYTES
+    data = as_utf8(data)  # a UTF-16 template's markers are then visible to the byte-level test
     is_plan = candidate.path.name.lower().endswith(".json") and terraform_plan.is_plan(data)
     if not is_plan and not cloudformation.looks_like_template(data):
         return None
-    if len(data) > MAX_DOCUMENT_BYTES:
-        limit = MAX_DOCUMENT_BYTES // (1024 * 1024)
-        return [], [_problem(candidate.display, f"is larger than {limit} MB, the limit for a template; not checked")]
+    if too_large:
+        return [], [_problem(candidate.display, limits.too_large(MAX_DOCUMENT_BYTES, "a template"))]
     text.add(candidate.display, decode(data))
     parse = parse_json if candidate.path.name.lower().endswith(".json") else parse_yaml
     try:
@@ -167,7 +188,10 @@ def _load_terraform(
         sources.problems.append(terraform.Problem(display_path(folders[0], cwd), "cannot be evaluated: nesting too deep"))
     for candidate, root in plans:
         if candidate.path.parent.resolve() not in loader.loaded_roots and isinstance(root, MapValue):
-            resources.extend(terraform_plan.load_plan(root, candidate.display))
+            found, failure = limits.contained(lambda: terraform_plan.load_plan(root, candidate.display), "reading the plan")
+            if failure:
+                sources.problems.append(terraform.Problem(candidate.display, failure))
+            resources.extend(found or [])
     problems = [_problem(p.display, p.reason, p.line, p.column) for p in sources.problems]
     return resources, problems
 

@@ -39,6 +39,9 @@ class SourceText:
     def add(self, path: str, text: str) -> None:
         self._lines[path] = text.splitlines()
 
+    def paths(self) -> list[str]:
+        return sorted(self._lines)
+
     def lines(self, path: str) -> list[str] | None:
         return self._lines.get(path)
 

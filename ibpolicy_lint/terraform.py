@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import limits
 from . import terraform_syntax as syntax
 from .documents import DocumentError, decode, parse_json
 from .model import (
@@ -153,26 +154,37 @@ class Sources:
     def parse(self, path: Path) -> syntax.Body | None:
         display = self.display(path)
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as stream:
+                data = stream.read(limits.MAX_TERRAFORM_BYTES + 1)
         except OSError as error:
             self.problems.append(Problem(display, f"cannot be read: {error.strerror or error}"))
             return None
+        if len(data) > limits.MAX_TERRAFORM_BYTES:
+            self.problems.append(Problem(display, limits.too_large(limits.MAX_TERRAFORM_BYTES, "a Terraform file")))
+            return None
         text_value = decode(data)
         self.remember_text(display, text_value)
-        try:
-            if path.name.lower().endswith(".json"):
-                return syntax.json_body(parse_json(data, display).root, display)
-            return syntax.parse_hcl(text_value, display)
-        except DocumentError as error:
-            self.problems.append(Problem(display, f"cannot be parsed: {error.reason}", error.line, error.column))
-            return None
+
+        def parse() -> syntax.Body | None:
+            try:
+                if path.name.lower().endswith(".json"):
+                    return syntax.json_body(parse_json(data, display).root, display)
+                return syntax.parse_hcl(text_value, display)
+            except DocumentError as error:
+                self.problems.append(Problem(display, f"cannot be parsed: {error.reason}", error.line, error.column))
+                return None
+
+        body, failure = limits.contained(parse, "parsing it")
+        if failure:
+            self.problems.append(Problem(display, failure))
+        return body
 
     def read_text(self, path: Path) -> str | None:
         """A file that ``file()``/``templatefile()`` name, when it lies in a module folder or below the current one."""
         resolved = path.resolve()
         allowed = [Path.cwd().resolve(), *self.modules]
-        if not any(resolved == folder or folder in resolved.parents for folder in allowed):
-            return None
+        if not any(resolved == folder or folder in resolved.parents for folder in allowed) or not resolved.is_file():
+            return None  # outside the sources, or a FIFO or device that could block the read
         try:
             return decode(resolved.read_bytes())
         except OSError:
@@ -1094,13 +1106,22 @@ class TerraformLoader:
                 continue
             if not module.resources and not module.modules:
                 continue
-            values = self._variable_values(module, (plan_values or {}).get(module.path, {}))
-            root = Root(self, module, values)
             self.loaded_roots.add(module.path)
-            top = ModuleInstance(root, module, "", {}, {}, ALWAYS)
-            self._instantiate_all(top)
-            resources.extend(self._resources_of(root))
+            found, failure = limits.contained(
+                lambda: self._load_root(module, (plan_values or {}).get(module.path, {})),
+                "evaluating this root module",
+                seconds=limits.ROOT_TIME_LIMIT_SECONDS,
+            )
+            if failure:  # this root's resources are lost; the other roots are still checked
+                self.sources.problems.append(Problem(module.display, failure))
+            resources.extend(found or [])
         return resources
+
+    def _load_root(self, module: ModuleSource, planned: dict[str, Value]) -> list[Resource]:
+        root = Root(self, module, self._variable_values(module, planned))
+        top = ModuleInstance(root, module, "", {}, {}, ALWAYS)
+        self._instantiate_all(top)
+        return self._resources_of(root)
 
     def _local_callees(self, module: ModuleSource) -> list[Path]:
         callees = []

@@ -134,14 +134,67 @@ def parse_hcl(text: str, path: str) -> Body:
     try:
         tree = parses_to_tree(text)
     except UnexpectedInput as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else "syntax error"
-        raise DocumentError(reason, getattr(error, "line", None), getattr(error, "column", None)) from None
+        line, column = getattr(error, "line", None), getattr(error, "column", None)
+        raise DocumentError(syntax_error_reason(error), line if line and line > 0 else None, column) from None
     except RecursionError:
-        raise DocumentError("nesting too deep") from None
+        raise DocumentError(_TOO_DEEP) from None
     try:
         return _Converter(path, text).body(tree.children[0])
     except RecursionError:
-        raise DocumentError("nesting too deep") from None
+        raise DocumentError(_TOO_DEEP) from None
+
+
+_TOO_DEEP = "brackets or blocks nested too deeply for the HCL parser (it handles about 200 levels)"
+
+# Lark's terminal names in python-hcl2's grammar, as a person would name them.
+_TERMINALS = {
+    "RBRACE": "'}'", "RSQB": "']'", "RPAR": "')'", "EQ": "'='", "COMMA": "','", "COLON": "':'", "LBRACE": "'{'",
+    "DBLQUOTE": "'\"'", "FOR_OBJECT_ARROW": "'=>'", "NAME": "a name", "NL_OR_COMMENT": "a new line", "$END": "end of file",
+}  # fmt: skip
+# When several of these are acceptable, the parser wants any value.
+_VALUE_STARTS = {"DBLQUOTE", "INT_LITERAL", "FLOAT_LITERAL", "LSQB", "LBRACE", "LPAR", "HEREDOC_TEMPLATE", "MINUS", "NOT"}
+_LISTED_IN_ORDER = ("RBRACE", "RSQB", "RPAR", "EQ", "COMMA", "COLON", "LBRACE", "DBLQUOTE", "FOR_OBJECT_ARROW", "value")
+_LISTED_IN_ORDER += ("NAME", "NL_OR_COMMENT", "$END")
+
+
+def syntax_error_reason(error) -> str:
+    """Lark's report of a syntax error, short: ``unexpected '}' (expected end of file)``."""
+    token = getattr(error, "token", None)
+    if token is not None:
+        found = _shown_token(token)
+    elif getattr(error, "char", None) is not None:
+        found = "character " + _quoted(error.char)
+    else:
+        found = "end of file"
+    expected = set(getattr(error, "expected", None) or getattr(error, "allowed", None) or ())
+    if len(expected) > 15:  # the parser would take almost anything here: the list would not help
+        return f"unexpected {found}"
+    names = set(expected)
+    if len(names & _VALUE_STARTS) >= 3:
+        names = (names - _VALUE_STARTS - {"NAME"}) | {"value"}  # a name is a value too (a reference)
+    wanted = [name for name in _LISTED_IN_ORDER if name in names]
+    shown = [_TERMINALS.get(name, "a value") for name in wanted][:3]
+    if not shown:
+        return f"unexpected {found}"
+    listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+    return f"unexpected {found} (expected {listed})"
+
+
+def _shown_token(token) -> str:
+    if token.type == "$END":
+        return "end of file"
+    if token.type in _TERMINALS and token.type not in ("NAME", "NL_OR_COMMENT"):
+        return _TERMINALS[token.type]
+    words = str(token).split()
+    if not words:
+        return "end of line"
+    word = words[0]
+    return _quoted(word if len(word) <= 20 else word[:20] + "…")
+
+
+def _quoted(text: str) -> str:
+    shown = "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+    return f"'{shown}'"
 
 
 def parse_expression(text: str, path: str, span: Span) -> Expression:
