@@ -10,10 +10,13 @@ from conftest import FIXTURES, REPO, run_cli
 
 BAD = "fixtures/ibp101-recipe-managed-key/bad.yaml"
 GOOD = "fixtures/ibp101-recipe-managed-key/good.yaml"
+# The target account of these templates is not in the scan: IBP903 (info) says what it must contain.
+# Tests about one finding leave that aside.
+QUIET = ("--ignore", "IBP903")
 
 
 def test_json_report_follows_the_contract():
-    run = run_cli("--format", "json", BAD)
+    run = run_cli("--format", "json", *QUIET, BAD)
     assert run.returncode == 1
     report = run.report
     assert report["tool"] == "ibpolicy-lint"
@@ -33,7 +36,7 @@ def test_json_report_follows_the_contract():
 
 
 def test_text_report_reads_like_a_compiler():
-    run = run_cli(BAD)
+    run = run_cli(*QUIET, BAD)
     lines = run.stdout.splitlines()
     assert lines[0].startswith(f"{BAD}:16:23: IBP101 error: GoldenRecipe volume /dev/xvda")
     assert lines[1].strip().startswith("16 |") and "KmsKeyId: alias/aws/ebs" in lines[1]
@@ -44,7 +47,7 @@ def test_text_report_reads_like_a_compiler():
 
 
 def test_clean_template_exits_zero():
-    run = run_cli(GOOD)
+    run = run_cli(*QUIET, GOOD)
     assert run.returncode == 0
     assert run.stdout.strip() == "No findings in 1 file."
 
@@ -70,7 +73,7 @@ def test_select_and_ignore_by_id_and_prefix():
     only_keys = {f["rule"] for f in run_cli("--format", "json", "--select", "IBP1", "fixtures").findings}
     assert only_keys == {rule for rule in everything if rule.startswith("IBP1")}
     without = {f["rule"] for f in run_cli("--format", "json", "--ignore", "IBP101,IBP9", "fixtures").findings}
-    assert without == everything - {"IBP101", "IBP901", "IBP902"}
+    assert without == {rule for rule in everything if rule != "IBP101" and not rule.startswith("IBP9")}
 
 
 def test_ignored_rules_do_not_fail_the_run():
@@ -108,7 +111,7 @@ def test_malformed_parameter_file_is_a_usage_error(tmp_path):
 def test_parameter_file_in_parameters_form(tmp_path):
     params = tmp_path / "params.json"
     params.write_text(json.dumps({"Parameters": {"DistributionKey": "alias/aws/ebs"}}))
-    run = run_cli("--format", "json", "--parameter-file", str(params), "fixtures/parameter-file-override")
+    run = run_cli("--format", "json", *QUIET, "--parameter-file", str(params), "fixtures/parameter-file-override")
     # An alias name on a cross-account copy: the AWS managed key (IBP102) and not an ARN (IBP107).
     assert sorted(f["rule"] for f in run.findings) == ["IBP102", "IBP107"]
 
@@ -161,7 +164,7 @@ def test_default_path_is_the_current_directory():
 
 
 def test_missing_path_is_reported_and_the_rest_still_scanned():
-    run = run_cli("--format", "json", "no-such-folder", BAD)
+    run = run_cli("--format", "json", *QUIET, "no-such-folder", BAD)
     assert sorted((f["rule"], f["file"]) for f in run.findings) == [("IBP000", "no-such-folder"), ("IBP101", BAD)]
     assert "does not exist" in next(f["message"] for f in run.findings if f["rule"] == "IBP000")
 
