@@ -51,8 +51,11 @@ class Permissions:
 
 
 class Estate:
-    def __init__(self, resources: Iterable[Resource]) -> None:
+    def __init__(self, resources: Iterable[Resource], accounts_in_scan: Iterable[str] = ()) -> None:
         self.resources: dict[str, Resource] = {resource.key: resource for resource in resources}
+        # Accounts the scan holds sources for even when those sources define nothing a rule reads
+        # (a folder the accounts map assigns, a provider that assumes a role in the account).
+        self._accounts_in_scan = frozenset(accounts_in_scan)
 
     def all(self, kind: type[R]) -> list[R]:
         return [resource for resource in self.resources.values() if isinstance(resource, kind)]
@@ -140,7 +143,7 @@ class Estate:
     @cached_property
     def visible_accounts(self) -> set[str]:
         """Accounts some scanned source deploys to (the configuration, a provider, a StackSet)."""
-        return {deployment.account for deployment in self.deployments if deployment.account}
+        return {deployment.account for deployment in self.deployments if deployment.account} | self._accounts_in_scan
 
     def roles_in(self, account: str) -> list[Role]:
         return [role for role in self.all(Role) if role.deployment.account == account]

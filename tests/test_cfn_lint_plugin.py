@@ -157,7 +157,9 @@ def test_matches_are_ibpolicy_lint_findings_at_the_same_place(template, cfn_lint
 def test_the_comparison_covers_errors_warnings_and_infos(cfn_lint_on_all_templates):
     ids = {match["Rule"]["Id"] for matches in cfn_lint_on_all_templates.values() for match in matches}
     assert {"E9101", "E9102", "W9103", "E9107", "W9109", "I9901"} <= ids
-    assert cfn_lint_on_all_templates[GOOD.relative_to(REPO).as_posix()] == []
+    # The fixed template's only remark is that its target account is not in the scan (info).
+    good = cfn_lint_on_all_templates[GOOD.relative_to(REPO).as_posix()]
+    assert {match["Rule"]["Id"] for match in good} <= {"I9903"}
 
 
 def test_recipe_managed_key_is_e9101_at_the_kms_key_line():
@@ -171,7 +173,7 @@ def test_recipe_managed_key_is_e9101_at_the_kms_key_line():
 
 def test_a_finding_lowered_by_a_condition_keeps_its_rule_id_and_says_so():
     template = "fixtures/managed-key-forms/if-branch.yaml"
-    (finding,) = run_cli("--format", "json", template).findings
+    (finding,) = run_cli("--format", "json", "--ignore", "IBP903", template).findings
     assert (finding["rule"], finding["severity"]) == ("IBP101", "warning")
     code, matches, stderr = run_cfn_lint("-a", "ibpolicy_lint.cfn_lint", "--", template)
     (match,) = ours(matches)
@@ -268,7 +270,10 @@ def test_template_defaults_without_parameters():
 
 
 def _override_finding() -> dict:
-    (finding,) = run_cli("--format", "json", "--parameter-file", "prod-parameters.json", "pipeline.yaml", cwd=OVERRIDE).findings
+    run = run_cli(
+        "--format", "json", "--ignore", "IBP903", "--parameter-file", "prod-parameters.json", "pipeline.yaml", cwd=OVERRIDE
+    )
+    (finding,) = run.findings
     assert finding["rule"] == "IBP102"
     return finding
 

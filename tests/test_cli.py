@@ -126,6 +126,7 @@ def test_later_parameter_files_win(tmp_path):
     args = [
         "--format",
         "json",
+        *QUIET,
         "--parameter-file",
         str(first),
         "--parameter-file",

@@ -31,7 +31,8 @@ from ibpolicy_lint.source import SourceText, Span
 SCENARIOS = sorted(path.parent for path in FIXTURES.rglob("expected.yaml"))
 LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 BAD = "fixtures/ibp101-recipe-managed-key/bad.yaml"
-GOOD = "fixtures/ibp101-recipe-managed-key/good.yaml"
+# A template with no finding at all: its images stay in the account that builds them.
+GOOD = "fixtures/same-account-copies/region-copies.yaml"
 
 # RFC 3986 URI reference made of unreserved, sub-delims, ":", "@", "/", "?", "#" and percent escapes.
 URI_REFERENCE = re.compile(r"^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#]|%[0-9A-Fa-f]{2})*$")
@@ -174,7 +175,7 @@ def test_sarif_uri_is_percent_encoded(sarif_validator, tmp_path):
     shutil.copy(REPO / BAD, folder / "bad #1 100%.yaml")
     log, findings = _sarif_and_json(".", cwd=tmp_path)
     _check_sarif(sarif_validator, log, findings)
-    (result,) = log["runs"][0]["results"]
+    (result,) = [result for result in log["runs"][0]["results"] if result["ruleId"] == "IBP101"]
     uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert uri == "my%20templates/bad%20%231%20100%25.yaml"
     assert unquote(uri) == findings[0]["file"] == "my templates/bad #1 100%.yaml"

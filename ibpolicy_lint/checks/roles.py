@@ -213,7 +213,7 @@ def target_account_not_scanned(estate: Estate) -> Iterator[Finding]:
             f"the managed policy {DISTRIBUTION_POLICY} attached to it",
         ]
         if keys:
-            names = " and ".join(dict.fromkeys(key.shown for key in keys))
+            names = _key_names(keys)
             needs.append(f"an IAM policy on it allowing {', '.join(KMS_CORE)} and the rest of the KMS actions on {names}")
             needs.append(f"{names} shared with account {target.account} in its key policy")
         yield Finding(
@@ -354,7 +354,7 @@ def _role_findings(estate: Estate, role: Role, target: Target, targets: frozense
     answers = {action: decide(policy, copier, action, key_policy=False) for action in (*KMS_CORE, *KMS_REST)}
     missing_core = [a for a in KMS_CORE if answers[a].answer is Answer.NOT_ALLOWED]
     missing_rest = [a for a in KMS_REST if answers[a].answer is Answer.NOT_ALLOWED]
-    names = " and ".join(dict.fromkeys(key.shown for key in keys))
+    names = _key_names(keys)
     actions = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"]
     fix = "Add an inline policy to the role: " + statement_json(
         "UseTheImageKey", None, [*actions, "kms:ListGrants", "kms:RevokeGrant"]
@@ -449,6 +449,10 @@ def opt_in_region(estate: Estate) -> Iterator[Finding]:
             target.recipient.value.span,
             target.view.configuration.name,
         )
+
+
+def _key_names(keys: list[KeyIdentity]) -> str:
+    return " and ".join(dict.fromkeys(key.key.name if key.key is not None else key.shown for key in keys))
 
 
 def _show(account: Account) -> str:
