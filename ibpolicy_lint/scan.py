@@ -68,7 +68,9 @@ def scan(options: ScanOptions) -> ScanResult:
         resources.extend(found)
         findings.extend(problems)
     resources = _walkable(resources, findings)
-    findings.extend(run_checks(Estate(resources), options.wanted))
+    accounts_in_scan = {account.id for candidate in candidates if (account := options.config.account_for(candidate.path))}
+    accounts_in_scan |= {resource.deployment.account for resource in resources if resource.deployment.account}
+    findings.extend(run_checks(Estate(resources, accounts_in_scan), options.wanted))
     # Suppressions are matched against every finding, before --select/--ignore, so none looks stale
     # only because its rule is not selected in this run.
     declared = [suppression for resource in resources for suppression in resource.suppressions]
