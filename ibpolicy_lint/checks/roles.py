@@ -107,6 +107,33 @@ def _targets(estate: Estate, copies_only: bool = True) -> list[Target]:
     return sorted(found.values(), key=lambda t: (t.recipient.value.span, t.account))
 
 
+def _unresolved_targets(estate: Estate) -> list[tuple[Recipient, EntryView]]:
+    """Copy targets whose account the sources do not give (a variable without default, a remote lookup)."""
+    found: dict[tuple, tuple[Recipient, EntryView]] = {}
+    for configuration in estate.all(DistributionConfiguration):
+        for entry in configuration.entries:
+            for world in worlds(decisions_in(*_entry_inputs(configuration, entry))):
+                view = view_entry(entry, configuration, world)
+                for recipient in view.undetermined() if view else ():
+                    if recipient.copies:
+                        found.setdefault((recipient.value.span, recipient.reason), (recipient, view))
+    return [found[key] for key in sorted(found, key=lambda k: (k[0], k[1]))]
+
+
+def _needs(estate: Estate, view: EntryView, account: str, source: Account) -> str:
+    """What an account receiving copies must contain, as one sentence part."""
+    needs = [
+        f"a role named {XROLE_NAME} (path /) that trusts {_show(source)} (sts:AssumeRole)",
+        f"the managed policy {DISTRIBUTION_POLICY} attached to it",
+    ]
+    keys = _encryption_keys(estate, view)
+    if keys:
+        names = _key_names(keys)
+        needs.append(f"an IAM policy on it allowing {', '.join(KMS_CORE)} and the rest of the KMS actions on {names}")
+        needs.append(f"{names} shared with {account} in its key policy")
+    return "; ".join(needs)
+
+
 def _encryption_keys(estate: Estate, view: EntryView) -> list[KeyIdentity]:
     """Customer managed keys the distributed image is encrypted with (entry key, wired recipe volume keys)."""
     keys: list[KeyIdentity] = []
@@ -207,22 +234,24 @@ def target_account_not_scanned(estate: Estate) -> Iterator[Finding]:
         if target.account in estate.visible_accounts or target.account in reported:
             continue
         reported.add(target.account)
-        keys = _encryption_keys(estate, target.view)
-        needs = [
-            f"a role named {XROLE_NAME} (path /) that trusts {_show(target.source)} (sts:AssumeRole)",
-            f"the managed policy {DISTRIBUTION_POLICY} attached to it",
-        ]
-        if keys:
-            names = _key_names(keys)
-            needs.append(f"an IAM policy on it allowing {', '.join(KMS_CORE)} and the rest of the KMS actions on {names}")
-            needs.append(f"{names} shared with account {target.account} in its key policy")
         yield Finding(
             "IBP903",
             INFO,
             f"{target.view.configuration.name} copies the image to account {target.account}, whose sources are not in the "
-            f"scan: verify that account {target.account} has " + "; ".join(needs) + ".",
+            f"scan: verify that account {target.account} has "
+            f"{_needs(estate, target.view, f'account {target.account}', target.source)}.",
             target.recipient.value.span,
             target.view.configuration.name,
+        )
+    for recipient, view in _unresolved_targets(estate):
+        origin = f" (from {recipient.value.origin})" if recipient.value.origin else ""
+        yield Finding(
+            "IBP903",
+            INFO,
+            f"{view.configuration.name} copies the image to an account the sources do not give ({recipient.reason}){origin}: "
+            f"verify that it has {_needs(estate, view, 'that account', view.source.account_reference())}.",
+            recipient.value.span,
+            view.configuration.name,
         )
 
 
