@@ -35,3 +35,13 @@ def test_example(rule_id, language, kind, tmp_path):
         assert rule.severity in {f["severity"] for f in found}
     else:
         assert not found, f"{rule_id} {language} fixed example still fires: {found}"
+
+
+def test_readme_rules_table_matches_the_catalogue():
+    import re
+
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (IBP\d{3}) \| [EWI]9\d{3} \| (\w+) \|", readme, re.MULTILINE)
+    assert rows == [(rule.id, rule.severity) for rule in RULES.values()]
