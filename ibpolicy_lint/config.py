@@ -75,7 +75,8 @@ class Config:
     def relative(self, path: Path) -> str:
         """A path as the configuration's globs see it: relative to its folder, with '/'."""
         try:
-            relative = os.path.relpath(path.resolve(), self.root.resolve())
+            # realpath, not Path.resolve(): that raises RuntimeError on a symbolic link loop (Python < 3.13)
+            relative = os.path.relpath(os.path.realpath(path), os.path.realpath(self.root))
         except ValueError:
             return path.as_posix()
         return relative.replace(os.sep, "/")

@@ -7,6 +7,7 @@ the scanned tree. Only regular files are opened: a FIFO or device in the tree ca
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -59,7 +60,8 @@ def display_path(path: Path, cwd: Path) -> str:
         relative = os.path.relpath(path, cwd)
     except ValueError:  # another drive on Windows
         relative = str(path)
-    return relative.replace(os.sep, "/")
+    # A name that is not valid UTF-8 keeps its bytes as \xNN escapes, so every report can print it.
+    return relative.replace(os.sep, "/").encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def discover(
@@ -74,7 +76,7 @@ def discover(
         path = Path(given)
         display = display_path(path, cwd)
         if path.is_symlink() and not path.exists():
-            problems.append(Unreadable(display, "is a broken symbolic link"))
+            problems.append(Unreadable(display, _dangling(path)))
         elif path.is_dir():
             _walk(path, cwd, excluded, found, problems)
         elif path.exists():
@@ -109,7 +111,7 @@ def _walk(
                 is_link = entry.is_symlink()
                 if entry.is_dir(follow_symlinks=False):
                     if entry.name not in DEFAULT_EXCLUDED_DIRS and not excluded(path):
-                        if not (path / "pyvenv.cfg").exists():  # a virtual environment under another name
+                        if not os.path.exists(path / "pyvenv.cfg"):  # a virtual environment under another name
                             pending.append(path)
                     continue
             except OSError:
@@ -118,11 +120,11 @@ def _walk(
             if kind is None or excluded(path):
                 continue
             if is_link:
-                if entry.is_dir():  # a symlinked folder with a file-like name
+                if os.path.isdir(path):  # a symlinked folder with a file-like name (False for a loop)
                     continue
                 target = os.path.realpath(path)
                 if not os.path.exists(target):
-                    problems.append(Unreadable(display, "is a broken symbolic link"))
+                    problems.append(Unreadable(display, _dangling(path)))
                     continue
                 if os.path.commonpath([real_root, target]) != real_root:
                     continue  # points out of the scanned tree
@@ -131,6 +133,16 @@ def _walk(
                 problems.append(Unreadable(display, problem))
                 continue
             found.setdefault(display, Candidate(path, display, kind))
+
+
+def _dangling(path: Path) -> str:
+    """Why a symbolic link leads to no file: a loop, or a target that does not exist."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "is a symbolic link loop; not read"
+    return "is a broken symbolic link; not read"
 
 
 def _not_regular(path: Path) -> str | None:
