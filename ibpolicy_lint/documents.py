@@ -75,7 +75,7 @@ def parse_yaml(data: bytes, path: str) -> Document:
     try:
         node = yaml.compose(data, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
-        raise _marked_error(error) from None
+        raise _marked_error(error, max(1, data.count(b"\n") + (0 if data.endswith(b"\n") else 1))) from None
     except yaml.YAMLError as error:  # ReaderError: bytes that are not text
         position = getattr(error, "position", None)
         line = _line_of_offset(data, position) if position is not None else None
@@ -102,12 +102,14 @@ def parse_json(data: bytes, path: str) -> Document:
     return _JsonParser(text, path).parse()
 
 
-def _marked_error(error: yaml.MarkedYAMLError) -> DocumentError:
+def _marked_error(error: yaml.MarkedYAMLError, lines: int) -> DocumentError:
     mark = error.problem_mark or error.context_mark
+    if mark is not None and mark.line >= lines and error.context_mark is not None:
+        mark = error.context_mark  # the text ended too soon: point where the unfinished part starts
     reason = " ".join(part for part in (error.context, error.problem) if part) or "not valid YAML"
     if mark is None:
         return DocumentError(reason)
-    return DocumentError(reason, mark.line + 1, mark.column + 1)
+    return DocumentError(reason, min(mark.line + 1, lines), mark.column + 1 if mark.line < lines else 1)
 
 
 def _line_of_offset(data: bytes, offset: int) -> int:

@@ -52,7 +52,7 @@ def scan(options: ScanOptions) -> ScanResult:
     for candidate in candidates:
         if candidate.kind != "document":
             continue  # Terraform is loaded by module folder, below
-        loaded, failure = limits.contained(lambda: _load_document(candidate, options, text, plans), "reading it")
+        loaded, failure = limits.contained(lambda: _load_document(candidate, options, text, plans), "while it was read")
         if failure:  # out of time or memory, or a bug: this file is IBP000, the others are still checked
             loaded = [], [_problem(candidate.display, failure)]
         if loaded is None:
@@ -190,7 +190,7 @@ def _load_terraform(
         sources.problems.append(terraform.Problem(display_path(folders[0], cwd), "cannot be evaluated: nesting too deep"))
     for candidate, root in plans:
         if candidate.path.parent.resolve() not in loader.loaded_roots and isinstance(root, MapValue):
-            found, failure = limits.contained(lambda: terraform_plan.load_plan(root, candidate.display), "reading the plan")
+            found, failure = limits.contained(lambda: terraform_plan.load_plan(root, candidate.display), "while it was read")
             if failure:
                 sources.problems.append(terraform.Problem(candidate.display, failure))
             resources.extend(found or [])

@@ -174,7 +174,7 @@ class Sources:
                 self.problems.append(Problem(display, f"cannot be parsed: {error.reason}", error.line, error.column))
                 return None
 
-        body, failure = limits.contained(parse, "parsing it")
+        body, failure = limits.contained(parse, "while it was parsed")
         if failure:
             self.problems.append(Problem(display, failure))
         return body
@@ -1109,11 +1109,12 @@ class TerraformLoader:
             self.loaded_roots.add(module.path)
             found, failure = limits.contained(
                 lambda: self._load_root(module, (plan_values or {}).get(module.path, {})),
-                "evaluating this root module",
+                "while it was evaluated",
                 seconds=limits.ROOT_TIME_LIMIT_SECONDS,
             )
             if failure:  # this root's resources are lost; the other roots are still checked
-                self.sources.problems.append(Problem(module.display, failure))
+                where = module.files[0] if module.files else module.display
+                self.sources.problems.append(Problem(where, f"is part of the root module {module.display}, which {failure}"))
             resources.extend(found or [])
         return resources
 
@@ -1324,10 +1325,13 @@ def folders_that_matter(folders: Iterable[Path]) -> set[Path]:
         callees[folder] = set()
         for path in _terraform_files(folder):
             try:
-                data = path.read_bytes()
+                with open(path, "rb") as stream:  # a hostile 5 GB file must not be read whole
+                    data = stream.read(limits.MAX_TERRAFORM_BYTES + 1)
             except OSError:
                 relevant.add(folder)  # let the loader report it
                 continue
+            if len(data) > limits.MAX_TERRAFORM_BYTES:
+                relevant.add(folder)  # let the loader report it
             if _RELEVANT.search(data):
                 relevant.add(folder)
             for match in _LOCAL_SOURCE.finditer(data):

@@ -144,7 +144,7 @@ def parse_hcl(text: str, path: str) -> Body:
         raise DocumentError(_TOO_DEEP) from None
 
 
-_TOO_DEEP = "brackets or blocks nested too deeply for the HCL parser (it handles about 200 levels)"
+_TOO_DEEP = "nested too deeply for the HCL parser (about 200 levels of brackets, blocks or chained operators)"
 
 # Lark's terminal names in python-hcl2's grammar, as a person would name them.
 _TERMINALS = {
