@@ -198,7 +198,7 @@ def _explain(rule_id: str) -> str:
     sections += ["Why", _indent(rule.rationale), "", "Fix", _indent(rule.fix), ""]
     for language, pair in rule.examples.items():
         title = "CloudFormation" if language == "cloudformation" else "Terraform"
-        sections += [f"{title}: fails", _indent(pair["bad"]), f"{title}: fixed", _indent(pair["good"])]
+        sections += [f"{title}: fails", _indent(pair["bad"]), "", f"{title}: fixed", _indent(pair["good"]), ""]
     return "\n".join(sections).rstrip() + "\n"
 
 
