@@ -70,12 +70,14 @@ def scan(options: ScanOptions) -> ScanResult:
     resources = _walkable(resources, findings)
     accounts_in_scan = {account.id for candidate in candidates if (account := options.config.account_for(candidate.path))}
     accounts_in_scan |= {resource.deployment.account for resource in resources if resource.deployment.account}
-    findings.extend(run_checks(Estate(resources, accounts_in_scan), options.wanted))
     # Suppressions are matched against every finding, before --select/--ignore, so none looks stale
-    # only because its rule is not selected in this run.
+    # only because its rule is not selected in this run: with suppressions, every check runs.
     declared = [suppression for resource in resources for suppression in resource.suppressions]
+    found_suppressions = suppressions.inline_suppressions(text) + declared
+    wanted = (lambda rule: True) if found_suppressions else options.wanted
+    findings.extend(run_checks(Estate(resources, accounts_in_scan), wanted))
     resource_lines = {(resource.span.file, resource.name): resource.span.line for resource in resources}
-    findings = suppressions.apply(findings, suppressions.inline_suppressions(text) + declared, resource_lines)
+    findings = suppressions.apply(findings, found_suppressions, resource_lines)
     findings = [finding for finding in findings if options.wanted(finding.rule) and not _ignored_by_path(finding, options.config)]
     return ScanResult(findings=sorted(set(findings), key=Finding.sort_key), files=files, text=text)
 
