@@ -65,6 +65,15 @@ _DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:[^}]*\}\}")
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
 
+# Resource types some rule reads (and suppressions, which must be matched): a template without any
+# of them can only be reported for not parsing.
+_MAY_MATTER = re.compile(rb"AWS::ImageBuilder::|AWS::KMS::|AWS::IAM::|AWS::CloudFormation::StackSet|ibpolicy-lint")
+
+
+def may_matter(data: bytes) -> bool:
+    return _MAY_MATTER.search(data) is not None
+
+
 def looks_like_template(data: bytes) -> bool:
     return _TEMPLATE_MARKER.search(data) is not None
 

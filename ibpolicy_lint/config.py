@@ -67,22 +67,30 @@ class Config:
     exclude_patterns: list = field(default_factory=list)  # compiled globs
     accounts: list[Account] = field(default_factory=list)
     per_path_ignores: list[tuple] = field(default_factory=list)  # (compiled glob, [rule selectors])
+    _root: str | None = field(default=None, repr=False)
 
     @property
     def root(self) -> Path:
         return self.path.parent if self.path is not None else Path.cwd()
 
     def relative(self, path: Path) -> str:
-        """A path as the configuration's globs see it: relative to its folder, with '/'."""
+        """A path as the configuration's globs see it: relative to its folder, with '/'.
+
+        Lexical (abspath, not realpath): it runs for every file of a scan, and a symbolic link in
+        the tree is named by where it is, as the user sees it.
+        """
+        if self._root is None:
+            self._root = os.path.abspath(self.root)
         try:
-            # realpath, not Path.resolve(): that raises RuntimeError on a symbolic link loop (Python < 3.13)
-            relative = os.path.relpath(os.path.realpath(path), os.path.realpath(self.root))
+            relative = os.path.relpath(os.path.abspath(path), self._root)
         except ValueError:
             return path.as_posix()
         return relative.replace(os.sep, "/")
 
     def account_for(self, path: Path) -> Account | None:
         """The account the configuration says a source file (or folder) deploys to."""
+        if not self.accounts:
+            return None
         relative = self.relative(path)
         for account in self.accounts:
             if any(pattern.match(relative) or pattern.match(relative + "/") for pattern in account.patterns):
@@ -91,10 +99,14 @@ class Config:
 
     def excludes(self, path: Path) -> bool:
         """Whether ``exclude`` leaves a file or folder out of the scan."""
+        if not self.exclude_patterns:
+            return False
         relative = self.relative(path)
         return any(pattern.match(relative) or pattern.match(relative + "/") for pattern in self.exclude_patterns)
 
     def ignored_here(self, path: Path) -> list[str]:
+        if not self.per_path_ignores:
+            return []
         relative = self.relative(path)
         return [rule for pattern, rules in self.per_path_ignores if pattern.match(relative) for rule in rules]
 

@@ -60,8 +60,14 @@ def display_path(path: Path, cwd: Path) -> str:
         relative = os.path.relpath(path, cwd)
     except ValueError:  # another drive on Windows
         relative = str(path)
-    # A name that is not valid UTF-8 keeps its bytes as \xNN escapes, so every report can print it.
-    return relative.replace(os.sep, "/").encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _printable(relative.replace(os.sep, "/"))
+
+
+def _printable(name: str) -> str:
+    """A name that is not valid UTF-8 keeps its bytes as \\xNN escapes, so every report can print it."""
+    if name.isascii():
+        return name
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def discover(
@@ -96,28 +102,35 @@ def _walk(
     root: Path, cwd: Path, excluded: Callable[[Path], bool], found: dict[str, Candidate], problems: list[Unreadable]
 ) -> None:
     real_root = os.path.realpath(root)
-    pending = [root]
+    root_display = display_path(root, cwd)
+    pending = [(root, root_display)]
     while pending:
-        folder = pending.pop()
+        folder, folder_display = pending.pop()
         try:
             entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
         except OSError as error:
-            problems.append(Unreadable(display_path(folder, cwd), f"cannot be listed: {error.strerror or error}"))
+            problems.append(Unreadable(folder_display, f"cannot be listed: {error.strerror or error}"))
             continue
         for entry in entries:
-            path = Path(entry.path)
-            display = display_path(path, cwd)
+            # Built from the folder's display, not computed per file: a scan may hold 10,000 files.
+            name = _printable(entry.name)
+            display = name if folder_display == "." else f"{folder_display}/{name}"
             try:
                 is_link = entry.is_symlink()
                 if entry.is_dir(follow_symlinks=False):
+                    path = Path(entry.path)
                     if entry.name not in DEFAULT_EXCLUDED_DIRS and not excluded(path):
-                        if not os.path.exists(path / "pyvenv.cfg"):  # a virtual environment under another name
-                            pending.append(path)
+                        if not os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):  # a virtual environment
+                            pending.append((path, display))
                     continue
+                is_regular = not is_link and entry.is_file(follow_symlinks=False)
             except OSError:
-                is_link = False
+                is_link = is_regular = False
             kind = classify(entry.name)
-            if kind is None or excluded(path):
+            if kind is None:
+                continue
+            path = Path(entry.path)
+            if excluded(path):
                 continue
             if is_link:
                 if os.path.isdir(path):  # a symlinked folder with a file-like name (False for a loop)
@@ -128,7 +141,7 @@ def _walk(
                     continue
                 if os.path.commonpath([real_root, target]) != real_root:
                     continue  # points out of the scanned tree
-            problem = _not_regular(path)
+            problem = None if is_regular else _not_regular(path)
             if problem:
                 problems.append(Unreadable(display, problem))
                 continue

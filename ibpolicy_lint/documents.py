@@ -75,7 +75,7 @@ def parse_yaml(data: bytes, path: str) -> Document:
     try:
         node = yaml.compose(data, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
-        raise _marked_error(error, max(1, data.count(b"\n") + (0 if data.endswith(b"\n") else 1))) from None
+        raise _marked_error(error, _line_count(data)) from None
     except yaml.YAMLError as error:  # ReaderError: bytes that are not text
         position = getattr(error, "position", None)
         line = _line_of_offset(data, position) if position is not None else None
@@ -84,6 +84,39 @@ def parse_yaml(data: bytes, path: str) -> Document:
     if node is None:
         return Document(root=MapValue(entries={}, span=Span.at(path, 1)), duplicates=[])
     return _Converter(path).convert(node)
+
+
+_ANCHOR = re.compile(rb"(?:^|[\s\[{,])&[A-Za-z0-9_-]")
+
+
+def has_anchors(data: bytes) -> bool:
+    """YAML anchors: the text needs the full parse, which refuses alias bombs (IBP000)."""
+    return b"&" in data and _ANCHOR.search(data) is not None
+
+
+def check_syntax(data: bytes, is_json: bool) -> None:
+    """Raise DocumentError if the text does not parse, without building any value (libyaml in C).
+
+    For templates no rule reads: whether they parse still matters (IBP000), their values do not.
+    """
+    try:
+        from yaml._yaml import CParser
+    except ImportError:  # pragma: no cover - no libyaml: fall back to the full parse
+        (parse_json if is_json else parse_yaml)(data, "")
+        return
+    try:
+        CParser(data).raw_parse()
+    except yaml.MarkedYAMLError as error:
+        if not is_json:
+            raise _marked_error(error, _line_count(data)) from None
+        try:
+            json.loads(decode(data))
+        except json.JSONDecodeError as json_error:
+            raise DocumentError(json_error.msg, json_error.lineno, json_error.colno) from None
+        except RecursionError:
+            raise DocumentError("nesting too deep") from None
+    except yaml.YAMLError as error:
+        raise DocumentError(f"not readable as text: {getattr(error, 'reason', None) or error}") from None
 
 
 def parse_json(data: bytes, path: str) -> Document:
@@ -110,6 +143,10 @@ def _marked_error(error: yaml.MarkedYAMLError, lines: int) -> DocumentError:
     if mark is None:
         return DocumentError(reason)
     return DocumentError(reason, min(mark.line + 1, lines), mark.column + 1 if mark.line < lines else 1)
+
+
+def _line_count(data: bytes) -> int:
+    return max(1, data.count(b"\n") + (0 if data.endswith(b"\n") else 1))
 
 
 def _line_of_offset(data: bytes, offset: int) -> int:

@@ -10,7 +10,7 @@ from . import cloudformation, limits, suppressions, terraform_plan
 from .checks import run_checks
 from .config import Config
 from .discover import Candidate, Unreadable, discover, display_path
-from .documents import DocumentError, as_utf8, decode, parse_json, parse_yaml
+from .documents import DocumentError, as_utf8, check_syntax, decode, has_anchors, parse_json, parse_yaml
 from .estate import Estate
 from .findings import Finding, Severity
 from .model import Deployment, Resource
@@ -121,8 +121,17 @@ def _load_document(
         return None
     if too_large:
         return [], [_problem(candidate.display, limits.too_large(MAX_DOCUMENT_BYTES, "a template"))]
+    is_json = candidate.path.name.lower().endswith(".json")
+    if options.prefilter and not is_plan and not cloudformation.may_matter(data) and not has_anchors(data):
+        # No resource type a rule reads: check that it parses (in C, building nothing) and stop there.
+        try:
+            check_syntax(data, is_json)
+        except DocumentError as error:
+            text.add(candidate.display, decode(data))
+            return [], [_problem(candidate.display, f"cannot be parsed: {error.reason}", error.line, error.column)]
+        return [], []
     text.add(candidate.display, decode(data))
-    parse = parse_json if candidate.path.name.lower().endswith(".json") else parse_yaml
+    parse = parse_json if is_json else parse_yaml
     try:
         document = parse(data, candidate.display)
     except DocumentError as error:
@@ -174,7 +183,7 @@ def _load_terraform(
             var_files.append((path, terraform.load_var_file(path, sources)))
         except ValueError as error:
             raise ScanError(str(error)) from None
-    folders = sorted({candidate.path.parent.resolve() for candidate in candidates})
+    folders = sorted({parent.resolve() for parent in {candidate.path.parent for candidate in candidates}})
     if options.prefilter:
         needed = terraform.folders_that_matter(folders)
         folders = [folder for folder in folders if folder in needed]

@@ -283,7 +283,8 @@ def test_fifty_megabyte_files_are_refused_unread(tmp_path):
 
 
 def _large_template(resources: int) -> str:
-    body = "".join(f"  Queue{i}:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: q{i}\n" for i in range(resources))
+    # Keys, so the template is one a rule reads (templates of other types are only syntax-checked).
+    body = "".join(f"  Key{i}:\n    Type: AWS::KMS::Key\n    Properties:\n      Description: k{i}\n" for i in range(resources))
     return "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n" + body
 
 
