@@ -167,7 +167,9 @@ def test_try_repo_changed_files_hook_fails_on_a_managed_key(project, hook_repo, 
     assert result.returncode == 1, result.output
     assert hook_status(result.output, FAST) == "Failed"
     assert "pipeline.yaml:16:23: IBP101 error:" in result.output
-    assert "Found 1 finding (1 error, 0 warning, 0 info) in 1 file." in result.output  # the two non-templates: silent
+    # The two non-templates are silent; the info is IBP903 (the target account's sources are not in the scan).
+    assert "Found 2 findings (1 error, 0 warning, 1 info) in 1 file." in result.output
+    assert "package.json" not in result.output and "component.yml" not in result.output
 
 
 def test_try_repo_whole_repository_hook_fails_on_a_managed_key(project, hook_repo, env):
