@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="Terraform variable values (.tfvars or .tfvars.json); may repeat (later files win)",
     )
     parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="do not reuse or store earlier results (cache: $IBPOLICY_LINT_CACHE_DIR or ~/.cache/ibpolicy-lint)",
+    )
+    parser.add_argument(
         "--no-prefilter",
         action="store_true",
         help="parse every Terraform folder, even those that name no Image Builder, KMS, IAM or EBS resource (slower)",
@@ -94,6 +99,7 @@ def _run(argv: list[str]) -> int:
     if args.explain:
         return _write(args.output_file, _explain(args.explain))
 
+    from .cache import ScanCache, default_directory
     from .catalogue import load_catalogue, matches
     from .config import ConfigError, load_config
     from .scan import ScanError, ScanOptions, read_parameter_file, scan
@@ -126,6 +132,8 @@ def _run(argv: list[str]) -> int:
         prefilter=not args.no_prefilter,
         config=config,
         wanted=wanted,
+        selection=(tuple(select), tuple(ignore)),
+        cache=None if args.no_cache else ScanCache(default_directory()),
     )
     try:
         result = scan(options)

@@ -167,6 +167,10 @@ def _resident_bytes() -> int | None:
 
 # --- one file, or one root, within bounds -----------------------------------------------------------
 
+# How often time or memory ran out. That depends on the machine and its load as well as on the input,
+# so a scan during which it happened is not remembered as the input's result (see cache.py).
+stops_by_circumstance = 0
+
 
 def contained(
     work: Callable[[], T], activity: str, seconds: float = TIME_LIMIT_SECONDS, memory: int | None = MEMORY_LIMIT_BYTES
@@ -184,15 +188,22 @@ def contained(
     except LimitExceeded as error:
         if error.budget is not budget:
             raise
+        _stopped_by_circumstance()
         return None, f"{error.reason} {activity}; not checked"
     except RecursionError:
         return None, f"nests too deeply for this linter (Python's recursion limit was reached {activity}); not checked"
     except MemoryError:
+        _stopped_by_circumstance()
         return None, f"needed more memory than is available {activity}; not checked"
     except Exception as error:  # noqa: BLE001 - one file's bug must not stop the scan
         if os.environ.get("IBPOLICY_LINT_DEBUG"):
             raise
         return None, internal_error(error, activity)
+
+
+def _stopped_by_circumstance() -> None:
+    global stops_by_circumstance
+    stops_by_circumstance += 1
 
 
 def internal_error(error: BaseException, activity: str) -> str:

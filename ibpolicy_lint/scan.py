@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import cloudformation, limits, suppressions, terraform_plan
+from .cache import ScanCache, stamp
 from .checks import run_checks
 from .config import Config
 from .discover import Candidate, Unreadable, discover, display_path
@@ -29,6 +31,8 @@ class ScanOptions:
     # Skip Terraform module folders that name no resource type a rule reads (a byte-level check).
     prefilter: bool = True
     wanted: Callable[[str], bool] = lambda rule: True
+    selection: tuple = ()  # the selectors behind ``wanted``, for the cache key
+    cache: ScanCache | None = None
 
 
 @dataclass
@@ -44,6 +48,43 @@ class ScanError(Exception):
 
 def scan(options: ScanOptions) -> ScanResult:
     candidates, unreadable = discover(options.paths, options.config.excludes)
+    if options.cache is None:
+        return _scan(options, candidates, unreadable)
+    key = options.cache.key(_description(options, candidates, unreadable))
+    hit = options.cache.load(key)
+    if hit is not None:
+        findings, files, quotes = hit
+        return ScanResult(findings=findings, files=files, text=SourceText.of_quotes(quotes))
+    stops = limits.stops_by_circumstance
+    result = _scan(options, candidates, unreadable)
+    if limits.stops_by_circumstance == stops:  # a file that ran out of time may not next time
+        read = {os.path.abspath(path) for path in result.text.read()} | {os.path.abspath(c.path) for c in candidates}
+        options.cache.store(key, result.findings, result.files, read, result.text)
+    return result
+
+
+def _description(options: ScanOptions, candidates: list[Candidate], unreadable: list[Unreadable]) -> dict:
+    """Everything a scan's findings depend on besides the files it reads (those are checked one by one)."""
+    config = options.config.path
+    return {
+        "paths": options.paths,
+        "config": [str(config), stamp(str(config))] if config else None,
+        "parameters": sorted((name, value.value, value.source) for name, value in options.parameter_values.items()),
+        "var_files": [[path, stamp(path)] for path in options.var_files],
+        "prefilter": options.prefilter,
+        "selection": options.selection,
+        "candidates": [[c.display, c.kind, stamp(str(c.path))] for c in candidates],
+        "unreadable": [[u.display, u.reason] for u in unreadable],
+        # The limits (IBPOLICY_LINT_TIME_LIMIT_SECONDS, ...) decide which files are read at all.
+        "environment": sorted(
+            (name, value)
+            for name, value in os.environ.items()
+            if name.startswith("IBPOLICY_LINT_") and name != "IBPOLICY_LINT_CACHE_DIR"
+        ),
+    }
+
+
+def _scan(options: ScanOptions, candidates: list[Candidate], unreadable: list[Unreadable]) -> ScanResult:
     text = SourceText()
     findings: list[Finding] = [_unreadable(problem) for problem in unreadable]
     resources: list[Resource] = []
@@ -176,7 +217,7 @@ def _load_terraform(
     from . import terraform
 
     cwd = Path.cwd()
-    sources = terraform.Sources(lambda path: display_path(path, cwd), text.add)
+    sources = terraform.Sources(lambda path: display_path(path, cwd), text.add, text.note)
     var_files = []
     for path in options.var_files:
         try:
@@ -185,7 +226,7 @@ def _load_terraform(
             raise ScanError(str(error)) from None
     folders = sorted({parent.resolve() for parent in {candidate.path.parent for candidate in candidates}})
     if options.prefilter:
-        needed = terraform.folders_that_matter(folders)
+        needed = terraform.folders_that_matter(folders, lambda path: text.note(display_path(path, cwd)))
         folders = [folder for folder in folders if folder in needed]
     plan_values = {
         candidate.path.parent.resolve(): terraform_plan.plan_variables(root, candidate.display)

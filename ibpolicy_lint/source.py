@@ -31,13 +31,33 @@ class Span:
 
 
 class SourceText:
-    """The text of the files read during a scan, kept to quote the offending line in reports."""
+    """The text of the files read during a scan, kept to quote the offending line in reports.
+
+    It also records every file the scan read (``note``), which is what a cached scan must re-check.
+    """
 
     def __init__(self) -> None:
         self._lines: dict[str, list[str]] = {}
+        self._read: set[str] = set()
+        self._quotes: dict[tuple[str, int], str] = {}
+
+    @classmethod
+    def of_quotes(cls, quotes: dict[tuple[str, int], str]) -> SourceText:
+        """Only the lines a report quotes, as a cached scan keeps them."""
+        text = cls()
+        text._quotes = dict(quotes)
+        return text
 
     def add(self, path: str, text: str) -> None:
         self._lines[path] = text.splitlines()
+        self._read.add(path)
+
+    def note(self, path: str) -> None:
+        """A file the scan read without keeping its text (a byte-level pre-filter, a template file)."""
+        self._read.add(path)
+
+    def read(self) -> set[str]:
+        return set(self._read)
 
     def paths(self) -> list[str]:
         return sorted(self._lines)
@@ -48,5 +68,5 @@ class SourceText:
     def line(self, path: str, number: int) -> str | None:
         lines = self._lines.get(path)
         if lines is None or not 1 <= number <= len(lines):
-            return None
+            return self._quotes.get((path, number))
         return lines[number - 1]

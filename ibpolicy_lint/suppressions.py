@@ -40,9 +40,7 @@ def inline_suppressions(text: SourceText) -> list[Suppression]:
     return found
 
 
-def apply(
-    findings: list[Finding], suppressions: list[Suppression], resource_lines: dict[tuple[str, str], int]
-) -> list[Finding]:
+def apply(findings: list[Finding], suppressions: list[Suppression], resource_lines: dict[tuple[str, str], int]) -> list[Finding]:
     """The findings no suppression covers, plus IBP001 for suppressions that are stale or give no reason."""
     used: set[Suppression] = set()
     kept: list[Finding] = []

@@ -128,9 +128,15 @@ class Problem:
 class Sources:
     """Reading and parsing Terraform files once, wherever modules lead."""
 
-    def __init__(self, display: Callable[[Path], str], remember_text: Callable[[str, str], None]) -> None:
+    def __init__(
+        self,
+        display: Callable[[Path], str],
+        remember_text: Callable[[str, str], None],
+        note_read: Callable[[str], None] = lambda display: None,
+    ) -> None:
         self.display = display
         self.remember_text = remember_text
+        self.note_read = note_read  # files read without keeping their text (file(), templatefile())
         self.modules: dict[Path, ModuleSource] = {}
         self.problems: list[Problem] = []
 
@@ -141,6 +147,7 @@ class Sources:
         if not folder.is_dir():
             return None
         source = ModuleSource(folder, self.display(folder))
+        self.note_read(self.display(folder))  # a file added to the folder changes the folder's stamp
         for path in sorted(folder.iterdir()):
             name = path.name.lower()
             if name.endswith((".tf", ".tf.json")) and path.is_file():
@@ -153,6 +160,7 @@ class Sources:
 
     def parse(self, path: Path) -> syntax.Body | None:
         display = self.display(path)
+        self.note_read(display)
         try:
             with open(path, "rb") as stream:
                 data = stream.read(limits.MAX_TERRAFORM_BYTES + 1)
@@ -186,9 +194,11 @@ class Sources:
         if not any(resolved == folder or folder in resolved.parents for folder in allowed) or not resolved.is_file():
             return None  # outside the sources, or a FIFO or device that could block the read
         try:
-            return decode(resolved.read_bytes())
+            content = decode(resolved.read_bytes())
         except OSError:
             return None
+        self.note_read(self.display(resolved))
+        return content
 
 
 # --- instances -------------------------------------------------------------------------------------
@@ -1310,10 +1320,11 @@ _RELEVANT = re.compile(rb"aws_imagebuilder_|aws_kms_|aws_iam_|aws_ebs_")
 _LOCAL_SOURCE = re.compile(rb'source\s*=\s*"(\.\.?/[^"]*)"')
 
 
-def folders_that_matter(folders: Iterable[Path]) -> set[Path]:
+def folders_that_matter(folders: Iterable[Path], note_read: Callable[[Path], None] = lambda path: None) -> set[Path]:
     """The module folders worth parsing: those naming a relevant resource type, and their callers.
 
     A byte-level pass (no parsing): reading a file costs little, parsing HCL costs ~3,000 times more.
+    ``note_read`` hears of every file read, so a cached scan knows what to re-check.
     """
     relevant: set[Path] = set()
     callees: dict[Path, set[Path]] = {}
@@ -1323,7 +1334,9 @@ def folders_that_matter(folders: Iterable[Path]) -> set[Path]:
         if folder in callees:
             continue
         callees[folder] = set()
+        note_read(folder)
         for path in _terraform_files(folder):
+            note_read(path)
             try:
                 with open(path, "rb") as stream:  # a hostile 5 GB file must not be read whole
                     data = stream.read(limits.MAX_TERRAFORM_BYTES + 1)

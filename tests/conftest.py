@@ -31,9 +31,9 @@ class Run:
         return self.report["findings"]
 
 
-def run_cli(*args: str, cwd: Path | str | None = None, timeout: float = 120) -> Run:
-    """Run ``ibpolicy-lint`` as a user would (``python -m ibpolicy_lint``), in ``cwd``."""
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+def run_cli(*args: str, cwd: Path | str | None = None, timeout: float = 120, env: dict | None = None) -> Run:
+    """Run ``ibpolicy-lint`` as a user would (``python -m ibpolicy_lint``), in ``cwd``, with extra ``env``."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
     env.pop("IBPOLICY_LINT_DEBUG", None)
     completed = subprocess.run(
         [sys.executable, "-m", "ibpolicy_lint", *args],
@@ -49,3 +49,9 @@ def run_cli(*args: str, cwd: Path | str | None = None, timeout: float = 120) -> 
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Scans the tests run (and the pre-commit hooks they start) cache under a temporary folder, not ~/.cache."""
+    os.environ["IBPOLICY_LINT_CACHE_DIR"] = str(tmp_path_factory.mktemp("scan-cache"))

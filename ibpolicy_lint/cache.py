@@ -1,0 +1,132 @@
+"""A cache of whole scans: an unchanged tree gives the previous findings without reading it again.
+
+A pre-commit hook runs on every commit, mostly over files that did not change. The cache keeps, per
+scan (the paths, options, configuration and tool), the findings and every file and module folder the
+scan read, with its size, modification and change times and inode, as git's index does. A later scan
+reuses the findings only if every one of those is unchanged and discovery finds the same files.
+
+Entries live under ``$IBPOLICY_LINT_CACHE_DIR``, else ``$XDG_CACHE_HOME/ibpolicy-lint``, else
+``~/.cache/ibpolicy-lint``; the 200 most recent are kept. They are JSON (nothing in the cache is
+executed), written to a temporary file and renamed into place, so concurrent runs never see half an
+entry; an entry that cannot be read is ignored and rewritten. ``--no-cache`` bypasses the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .findings import Finding, Severity
+from .source import SourceText, Span
+
+FORMAT = 1
+KEEP = 200  # entries kept; the least recently written go first
+
+
+def default_directory() -> Path:
+    explicit = os.environ.get("IBPOLICY_LINT_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "ibpolicy-lint"
+
+
+def stamp(path: str) -> list[int] | None:
+    """Size, times and inode: what tells that a file changed without reading it (a folder's
+    modification time changes when a file is added to it; the change time, on a chmod)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino]
+
+
+def _tool_stamp() -> str:
+    """The linter's own code and rules: a changed checkout must not reuse another version's findings."""
+    package = Path(__file__).parent
+    from .catalogue import rules_dir
+
+    parts = []
+    for folder, pattern in ((package, "**/*.py"), (rules_dir(), "*.yaml")):
+        for path in sorted(folder.glob(pattern)):
+            parts.append(f"{path.name}:{stamp(str(path))}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+class ScanCache:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def key(self, description: dict) -> str:
+        description = {**description, "format": FORMAT, "tool": _tool_stamp(), "cwd": os.getcwd()}
+        return hashlib.sha256(json.dumps(description, sort_keys=True, default=str).encode()).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.directory / "scans" / f"{key}.json"
+
+    def load(self, key: str) -> tuple[list[Finding], int, dict[tuple[str, int], str]] | None:
+        """The findings, file count and quoted lines of an earlier identical scan, or None."""
+        try:
+            entry = json.loads(self._path(key).read_text(encoding="utf-8"))
+            if entry.get("format") != FORMAT:
+                return None
+            for path, recorded in entry["inputs"].items():
+                if stamp(path) != recorded:
+                    return None
+            findings = [_finding(item) for item in entry["findings"]]
+            quotes = {(file, int(line)): quote for file, line, quote in entry["quotes"]}
+            return findings, int(entry["files"]), quotes
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # no entry, or one that cannot be read: scan again
+
+    def store(self, key: str, findings: list[Finding], files: int, inputs: set[str], text: SourceText) -> None:
+        """Keep a scan's findings, the files it read, and the lines its reports quote (not whole files)."""
+        spots = sorted({(finding.span.file, finding.span.line) for finding in findings})
+        entry = {
+            "format": FORMAT,
+            "files": files,
+            "inputs": {path: stamp(path) for path in sorted(inputs)},
+            "findings": [_record(finding) for finding in findings],
+            "quotes": [[file, line, quote] for file, line in spots if (quote := text.line(file, line)) is not None],
+        }
+        target = self._path(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump(entry, stream)
+            os.replace(temporary, target)
+            _prune(target.parent)
+        except OSError:
+            pass  # a read-only or full cache directory only costs speed
+
+
+def _prune(folder: Path) -> None:
+    """Each set of paths a hook passes makes its own entry; keep the cache from growing without end."""
+    entries = []
+    for path in folder.glob("*.json"):
+        try:
+            entries.append((path.stat().st_mtime_ns, path))
+        except OSError:
+            continue
+    if len(entries) <= KEEP:
+        return
+    for _, path in sorted(entries)[: len(entries) - KEEP]:
+        try:
+            path.unlink()
+        except OSError:
+            continue
+
+
+def _record(finding: Finding) -> list:
+    span = finding.span
+    return [finding.rule, int(finding.severity), finding.message, span.file, span.line, span.column, span.end_line,
+            span.end_column, finding.resource, finding.predicts, finding.fix]  # fmt: skip
+
+
+def _finding(item: list) -> Finding:
+    rule, severity, message, file, line, column, end_line, end_column, resource, predicts, fix = item
+    return Finding(rule, Severity(severity), message, Span(file, line, column, end_line, end_column), resource, predicts, fix)

@@ -1,0 +1,167 @@
+"""The scan cache: a repeated scan reports exactly what a fresh one would, and any change is seen."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, run_cli
+
+SCENARIOS = sorted(path.parent for path in FIXTURES.rglob("expected.yaml"))
+
+PIPELINE = """
+resource "aws_imagebuilder_image_recipe" "golden" {
+  name         = "golden"
+  version      = "1.0.0"
+  parent_image = "arn:aws:imagebuilder:us-east-1:aws:image/amazon-linux-2023-x86/x.x.x"
+  block_device_mapping {
+    device_name = "/dev/xvda"
+    ebs {
+      encrypted  = true
+      kms_key_id = local.volume_key
+    }
+  }
+}
+
+resource "aws_imagebuilder_distribution_configuration" "golden" {
+  name = "golden-to-workloads"
+  distribution {
+    region = "us-east-1"
+    ami_distribution_configuration {
+      target_account_ids = ["111122223333"]
+    }
+  }
+}
+
+resource "aws_imagebuilder_image_pipeline" "golden" {
+  name                             = "golden"
+  image_recipe_arn                 = aws_imagebuilder_image_recipe.golden.arn
+  distribution_configuration_arn   = aws_imagebuilder_distribution_configuration.golden.arn
+  infrastructure_configuration_arn = "arn:aws:imagebuilder:us-east-1:444455556666:infrastructure-configuration/build"
+}
+"""
+
+ROOT = """
+provider "aws" {
+  region = "us-east-1"
+}
+
+module "golden" {
+  source = "../modules/golden"
+}
+"""
+
+MANAGED_KEY = 'locals {\n  volume_key = "alias/aws/ebs"\n}\n'
+OWN_KEY = 'locals {\n  volume_key = "arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab"\n}\n'
+
+
+@pytest.fixture
+def cache(tmp_path) -> dict:
+    """A cache folder of the test's own, as the environment that points the tool at it."""
+    return {"IBPOLICY_LINT_CACHE_DIR": str(tmp_path / "cache")}
+
+
+def scan(path: Path, cache: dict, *extra: str):
+    return run_cli("--format", "json", *extra, path.name, cwd=path.parent, env=cache)
+
+
+def rules(run) -> list[str]:
+    return sorted(finding["rule"] for finding in run.findings)
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+
+
+@pytest.fixture
+def live(tmp_path) -> Path:
+    """A root module calling a module that lives outside the folder scanned."""
+    write(tmp_path / "live" / "main.tf", ROOT)
+    write(tmp_path / "modules" / "golden" / "main.tf", PIPELINE)
+    return tmp_path / "live"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.relative_to(FIXTURES).as_posix() for s in SCENARIOS])
+def test_a_cached_scan_reports_what_a_fresh_one_does(scenario, tmp_path):
+    cache = {"IBPOLICY_LINT_CACHE_DIR": str(tmp_path / "cache")}
+    fresh = run_cli("--no-cache", ".", cwd=scenario)
+    first = run_cli(".", cwd=scenario, env=cache)
+    entries = {entry: entry.stat().st_mtime_ns for entry in (tmp_path / "cache").rglob("*.json")}
+    assert entries, "the first scan left no cache entry"
+    again = run_cli(".", cwd=scenario, env=cache)
+    assert {entry: entry.stat().st_mtime_ns for entry in (tmp_path / "cache").rglob("*.json")} == entries, (
+        "the second scan did not reuse the first one's entry"
+    )
+    # The text report quotes each offending line, so a cached scan must still find the source text.
+    assert (first.returncode, first.stdout) == (fresh.returncode, fresh.stdout)
+    assert (again.returncode, again.stdout) == (fresh.returncode, fresh.stdout)
+
+
+def test_a_changed_module_outside_the_scanned_folder_is_seen(live, cache):
+    write(live.parent / "modules" / "golden" / "locals.tf", MANAGED_KEY)
+    assert "IBP101" in rules(scan(live, cache))
+    write(live.parent / "modules" / "golden" / "locals.tf", OWN_KEY)
+    assert "IBP101" not in rules(scan(live, cache))
+
+
+@pytest.mark.parametrize("options", [(), ("--no-prefilter",)], ids=["prefilter", "no-prefilter"])
+def test_a_file_added_to_a_module_folder_is_seen(live, cache, options):
+    assert "IBP101" not in rules(scan(live, cache, *options))
+    write(live.parent / "modules" / "golden" / "locals.tf", MANAGED_KEY)
+    assert "IBP101" in rules(scan(live, cache, *options))
+
+
+def test_a_deleted_file_is_seen(live, cache):
+    write(live.parent / "modules" / "golden" / "locals.tf", MANAGED_KEY)
+    assert "IBP101" in rules(scan(live, cache))
+    (live.parent / "modules" / "golden" / "locals.tf").unlink()
+    assert "IBP101" not in rules(scan(live, cache))
+
+
+def test_a_changed_configuration_is_seen(live, cache):
+    write(live.parent / "modules" / "golden" / "locals.tf", MANAGED_KEY)
+    assert "IBP101" in rules(scan(live, cache))
+    write(live.parent / ".ibpolicy-lint.yaml", "ignore: [IBP101]\n")
+    assert "IBP101" not in rules(scan(live, cache))
+
+
+def test_different_options_do_not_share_an_entry(live, cache):
+    write(live.parent / "modules" / "golden" / "locals.tf", MANAGED_KEY)
+    assert "IBP101" in rules(scan(live, cache))
+    assert rules(scan(live, cache, "--select", "IBP9")) == [rule for rule in rules(scan(live, cache)) if rule.startswith("IBP9")]
+
+
+def test_a_damaged_cache_entry_is_scanned_again(live, cache):
+    write(live.parent / "modules" / "golden" / "locals.tf", MANAGED_KEY)
+    expected = scan(live, cache).findings
+    for entry in Path(cache["IBPOLICY_LINT_CACHE_DIR"]).rglob("*.json"):
+        entry.write_bytes(b"\x00{not json")
+    assert scan(live, cache).findings == expected
+
+
+def test_no_cache_leaves_nothing_behind(live, cache):
+    scan(live, cache, "--no-cache")
+    assert not Path(cache["IBPOLICY_LINT_CACHE_DIR"]).exists()
+
+
+def test_a_cache_folder_that_cannot_be_made_only_costs_speed(live, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    cache = {"IBPOLICY_LINT_CACHE_DIR": str(tmp_path / "a-file" / "cache")}  # even root cannot make this folder
+    write(live.parent / "modules" / "golden" / "locals.tf", MANAGED_KEY)
+    run = scan(live, cache)
+    assert run.returncode == 1 and "IBP101" in rules(run) and run.stderr == ""
+
+
+def test_a_scan_that_ran_out_of_time_is_not_remembered(tmp_path, cache):
+    """Running out of time depends on the machine's load: the next run must try again."""
+    keys = "".join(f"  Key{i}:\n    Type: AWS::KMS::Key\n    Properties:\n      Description: k{i}\n" for i in range(5000))
+    write(tmp_path / "slow" / "template.yaml", "Resources:\n" + keys)
+    run = run_cli("--format", "json", "slow", cwd=tmp_path, env={**cache, "IBPOLICY_LINT_TIME_LIMIT_SECONDS": "0.05"})
+    assert [finding["message"] for finding in run.findings] == [
+        "slow/template.yaml took longer than 0.05 s while it was read; not checked"
+    ]
+    assert not list(Path(cache["IBPOLICY_LINT_CACHE_DIR"]).rglob("*.json"))
+    assert run_cli("--format", "json", "slow", cwd=tmp_path, env=cache).findings == []
