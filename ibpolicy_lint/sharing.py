@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from .estate import Wire
 from .kms import Region
 from .model import Deployment, DistributionConfiguration, DistributionEntry
 from .values import AccountOf, RegionOf, Text, Unknown, Value, World, holds, members, select
@@ -92,6 +93,26 @@ def view_entry(entry: DistributionEntry, configuration: DistributionConfiguratio
 
 def views_of(configuration: DistributionConfiguration, world: World) -> list[EntryView]:
     return [view for entry in configuration.entries if (view := view_entry(entry, configuration, world)) is not None]
+
+
+def entry_inputs(configuration: DistributionConfiguration, entry: DistributionEntry) -> list:
+    """The values whose conditions decide whether an entry exists, what it shares and with whom."""
+    launch = entry.launch_permission
+    return [
+        configuration.condition, entry.condition, entry.region, entry.kms_key_id, entry.target_account_ids,
+        launch.user_ids, launch.user_groups, launch.organization_arns, launch.organizational_unit_arns,
+        *entry.launch_template_accounts,
+    ]  # fmt: skip
+
+
+def wire_inputs(wires: list[Wire] | tuple[Wire, ...]) -> list:
+    """The same for every entry of the distribution configurations that pipelines or images wire a recipe to."""
+    return [
+        item
+        for wire in wires
+        for entry in wire.distribution.entries
+        for item in (wire.condition, *entry_inputs(wire.distribution, entry))
+    ]
 
 
 def _recipient(item: Value, copies: bool, kind: str, source: Deployment) -> Recipient:

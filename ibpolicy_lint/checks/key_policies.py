@@ -33,7 +33,7 @@ from ..iam import (
 )
 from ..kms import KeyIdentity, identify_key
 from ..model import DistributionConfiguration, DistributionEntry, ImageRecipe, KmsGrant, KmsKey
-from ..sharing import Recipient, view_entry, views_of
+from ..sharing import Recipient, entry_inputs, view_entry, views_of, wire_inputs
 from ..values import Assumption, Text, Value, World, holds, literal_text, members, select
 from ..verdicts import Undecided, Verdict, Violated, judge
 from . import emits
@@ -91,36 +91,19 @@ def _sites_by_key(estate: Estate) -> dict[str, list[Site]]:
         if not wires:
             continue
         for volume in recipe.volumes:
-            inputs = (recipe.condition, volume.condition, volume.kms_key_id, *_wire_inputs(wires))
+            inputs = (recipe.condition, volume.condition, volume.kms_key_id, *wire_inputs(wires))
             note(
                 volume.kms_key_id,
                 Site(volume.kms_key_id, recipe.condition | volume.condition, inputs, recipe=recipe, wires=wires),
             )
     for configuration in estate.all(DistributionConfiguration):
         for entry in configuration.entries:
-            inputs = tuple(_entry_inputs(configuration, entry))
+            inputs = tuple(entry_inputs(configuration, entry))
             site = Site(
                 entry.kms_key_id, configuration.condition | entry.condition, inputs, configuration=configuration, entry=entry
             )
             note(entry.kms_key_id, site)
     return sites
-
-
-def _entry_inputs(configuration: DistributionConfiguration, entry: DistributionEntry) -> list:
-    launch = entry.launch_permission
-    return [
-        configuration.condition, entry.condition, entry.region, entry.kms_key_id, entry.target_account_ids,
-        launch.user_ids, launch.user_groups, launch.organization_arns, launch.organizational_unit_arns,
-    ]  # fmt: skip
-
-
-def _wire_inputs(wires: tuple[Wire, ...]) -> list:
-    return [
-        item
-        for wire in wires
-        for entry in wire.distribution.entries
-        for item in (wire.condition, *_entry_inputs(wire.distribution, entry))
-    ]
 
 
 def _uses(key: KmsKey, sites: list[Site], world: World, estate: Estate) -> list[KeyUse]:

@@ -24,11 +24,13 @@ from ..sharing import (
     EntryView,
     Recipient,
     describe_recipients,
+    entry_inputs,
     region_of,
     regions_away_from_build,
     regions_differ,
     view_entry,
     views_of,
+    wire_inputs,
 )
 from ..values import Choice, RegionOf, Text, Unknown, Value, World, as_bool, holds, is_absent, select
 from ..verdicts import Undecided, Verdict, Violated, judge
@@ -75,30 +77,6 @@ def _volume_name(recipe: ImageRecipe, volume: Volume) -> str:
 
 def _names(views: list[EntryView]) -> str:
     return " and ".join(dict.fromkeys(view.configuration.name for view in views))
-
-
-def _entry_inputs(configuration: DistributionConfiguration, entry: DistributionEntry) -> list:
-    launch = entry.launch_permission
-    return [
-        configuration.condition,
-        entry.condition,
-        entry.region,
-        entry.kms_key_id,
-        entry.target_account_ids,
-        launch.user_ids,
-        launch.user_groups,
-        launch.organization_arns,
-        launch.organizational_unit_arns,
-    ]
-
-
-def _wire_inputs(wires: list[Wire]) -> list:
-    inputs: list = []
-    for wire in wires:
-        inputs.append(wire.condition)
-        for entry in wire.distribution.entries:
-            inputs.extend(_entry_inputs(wire.distribution, entry))
-    return inputs
 
 
 def _wired_volumes(estate: Estate) -> Iterator[tuple[ImageRecipe, list[Wire], Volume]]:
@@ -237,7 +215,7 @@ def managed_key_on_recipe_volume(estate: Estate) -> Iterator[Finding]:
                 return None
             return _exposure(select(volume.kms_key_id, world), _wired_views(wires, world), estate, "IBP101")
 
-        verdict = judge([*_volume_inputs(recipe, volume), *_wire_inputs(wires)], decide)
+        verdict = judge([*_volume_inputs(recipe, volume), *wire_inputs(wires)], decide)
         name = _volume_name(recipe, volume)
         if verdict.violated:
             exposure: Exposure = verdict.first()
@@ -263,7 +241,7 @@ def managed_key_on_distribution(estate: Estate) -> Iterator[Finding]:
             view = view_entry(entry, configuration, world)
             return _exposure(view.kms_key_id, [view], estate, "IBP102") if view else None
 
-        verdict = judge(_entry_inputs(configuration, entry), decide)
+        verdict = judge(entry_inputs(configuration, entry), decide)
         region = _entry_region(entry)
         if verdict.violated:
             exposure: Exposure = verdict.first()
@@ -309,7 +287,7 @@ def default_key_on_encrypted_volume(estate: Estate) -> Iterator[Finding]:
                 )
             return None
 
-        verdict = judge([*_volume_inputs(recipe, volume), *_wire_inputs(wires)], decide)
+        verdict = judge([*_volume_inputs(recipe, volume), *wire_inputs(wires)], decide)
         name = _volume_name(recipe, volume)
         if verdict.violated:
             views, others, managed_default, encrypted = verdict.first()
@@ -360,7 +338,7 @@ def encryption_by_default(estate: Estate) -> Iterator[Finding]:
                 others = _others(views)
                 return Violated((setting, views, others)) if others else None
 
-            verdict = judge([recipe.condition, *inputs, *_wire_inputs(wires)], decide)
+            verdict = judge([recipe.condition, *inputs, *wire_inputs(wires)], decide)
             if not verdict.violated:
                 continue
             setting, views, others = verdict.first()
@@ -415,7 +393,7 @@ def parent_image_encryption(estate: Estate) -> Iterator[Finding]:
                         return Violated((parent, device, key, others))
             return None
 
-        verdict = judge([recipe.condition, recipe.parent_image, *parent_inputs, *_wire_inputs(wires)], decide)
+        verdict = judge([recipe.condition, recipe.parent_image, *parent_inputs, *wire_inputs(wires)], decide)
         if verdict.violated:
             parent, device, key, others = verdict.first()
             yield Finding(
@@ -455,7 +433,7 @@ def _reencrypts(recipe: ImageRecipe, device: str, world: World, estate: Estate) 
 @emits("IBP106")
 def key_in_wrong_region(estate: Estate) -> Iterator[Finding]:
     for configuration in estate.all(DistributionConfiguration):
-        inputs = [value for entry in configuration.entries for value in _entry_inputs(configuration, entry)]
+        inputs = [value for entry in configuration.entries for value in entry_inputs(configuration, entry)]
         for entry in configuration.entries:
             if entry.kms_key_id is None:
                 continue
@@ -540,7 +518,7 @@ def key_not_named_by_arn(estate: Estate) -> Iterator[Finding]:
                 return Violated((identity, copies))
             return None
 
-        verdict = judge(_entry_inputs(configuration, entry), decide)
+        verdict = judge(entry_inputs(configuration, entry), decide)
         if verdict.violated:
             identity, copies = verdict.first()
             yield Finding(
@@ -698,7 +676,7 @@ def public_encrypted_image(estate: Estate) -> Iterator[Finding]:
                 reason = _image_encryption(configuration, view, world, estate)
                 return Violated((public[0], reason)) if reason else Undecided(public[0])
 
-            verdict = judge([*_entry_inputs(configuration, entry), *recipe_inputs], decide)
+            verdict = judge([*entry_inputs(configuration, entry), *recipe_inputs], decide)
             if verdict.violated:
                 everyone, reason = verdict.first()
                 yield Finding(
@@ -730,7 +708,7 @@ def region_copy_with_default_key(estate: Estate) -> Iterator[Finding]:
         wires = estate.wires_to(configuration)
         if not wires:
             continue
-        inputs = [value for entry in configuration.entries for value in _entry_inputs(configuration, entry)]
+        inputs = [value for entry in configuration.entries for value in entry_inputs(configuration, entry)]
         recipe_inputs = [
             value
             for wire in wires

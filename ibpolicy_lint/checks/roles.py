@@ -32,8 +32,8 @@ from ..iam import (
     statement_json,
 )
 from ..kms import KeyIdentity, KeyKind, identify_key
-from ..model import DistributionConfiguration, DistributionEntry, Role
-from ..sharing import EntryView, Reach, Recipient, view_entry
+from ..model import DistributionConfiguration, Role
+from ..sharing import EntryView, Reach, Recipient, entry_inputs, view_entry
 from ..values import Text, Value, decisions_in, literal_text, select, worlds
 from . import emits
 
@@ -80,20 +80,11 @@ class Target:
         return self.view.source.account_reference()
 
 
-def _entry_inputs(configuration: DistributionConfiguration, entry: DistributionEntry) -> list:
-    launch = entry.launch_permission
-    return [
-        configuration.condition, entry.condition, entry.region, entry.kms_key_id, entry.target_account_ids,
-        launch.user_ids, launch.user_groups, launch.organization_arns, launch.organizational_unit_arns,
-        *entry.launch_template_accounts,
-    ]  # fmt: skip
-
-
 def _targets(estate: Estate, copies_only: bool = True) -> list[Target]:
     found: dict[tuple, Target] = {}
     for configuration in estate.all(DistributionConfiguration):
         for entry in configuration.entries:
-            every = worlds(decisions_in(*_entry_inputs(configuration, entry)))
+            every = worlds(decisions_in(*entry_inputs(configuration, entry)))
             seen: dict[tuple, list] = {}
             for world in every:
                 view = view_entry(entry, configuration, world)
@@ -112,7 +103,7 @@ def _unresolved_targets(estate: Estate) -> list[tuple[Recipient, EntryView]]:
     found: dict[tuple, tuple[Recipient, EntryView]] = {}
     for configuration in estate.all(DistributionConfiguration):
         for entry in configuration.entries:
-            for world in worlds(decisions_in(*_entry_inputs(configuration, entry))):
+            for world in worlds(decisions_in(*entry_inputs(configuration, entry))):
                 view = view_entry(entry, configuration, world)
                 for recipient in view.undetermined() if view else ():
                     if recipient.copies:
