@@ -1,9 +1,12 @@
 """A cache of whole scans: an unchanged tree gives the previous findings without reading it again.
 
 A pre-commit hook runs on every commit, mostly over files that did not change. The cache keeps, per
-scan (the paths, options, configuration and tool), the findings and every file and module folder the
-scan read, with its size, modification and change times and inode, as git's index does. A later scan
-reuses the findings only if every one of those is unchanged and discovery finds the same files.
+scan (the paths, options, configuration, environment and tool), the findings and every file and module
+folder the scan read. Each is recorded by its content (a digest; for a folder, the names in it) and by
+its stamp (size, modification and change times, inode), which is how an unchanged file is recognised
+without reading it, as git's index does. A file whose stamp changed but not its content (a ``git
+checkout``, a restored CI cache) still counts as unchanged. A later scan reuses the findings only if
+every input is unchanged and discovery finds the same files.
 
 Entries live under ``$IBPOLICY_LINT_CACHE_DIR``, else ``$XDG_CACHE_HOME/ibpolicy-lint``, else
 ``~/.cache/ibpolicy-lint``; the 200 most recent are kept. They are JSON (nothing in the cache is
@@ -13,9 +16,11 @@ entry; an entry that cannot be read is ignored and rewritten. ``--no-cache`` byp
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -32,6 +37,26 @@ def default_directory() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "ibpolicy-lint"
+
+
+_MAX_DIGESTED_BYTES = 8 * 1024 * 1024  # larger files are never read by a scan (IBP000): their stamp must do
+
+
+def digest(path: str) -> str | None:
+    """What a file holds (a folder: the names in it), for when its stamp changed but not its content,
+    as after a ``git checkout`` or a CI cache restore. None for what cannot or must not be read."""
+    try:
+        status = os.stat(path)
+        if stat.S_ISDIR(status.st_mode):
+            content = "\0".join(sorted(os.listdir(path))).encode("utf-8", "surrogateescape")
+        elif stat.S_ISREG(status.st_mode) and status.st_size <= _MAX_DIGESTED_BYTES:
+            with open(path, "rb") as stream:
+                content = stream.read(_MAX_DIGESTED_BYTES + 1)
+        else:
+            return None  # a FIFO or device is never opened; a huge file is not hashed
+    except OSError:
+        return None
+    return hashlib.blake2b(content, digest_size=16).hexdigest()
 
 
 def stamp(path: str) -> list[int] | None:
@@ -73,14 +98,21 @@ class ScanCache:
             entry = json.loads(self._path(key).read_text(encoding="utf-8"))
             if entry.get("format") != FORMAT:
                 return None
+            restamped = False
             for path, recorded in entry["inputs"].items():
-                if stamp(path) != recorded:
+                current = stamp(path)
+                if current == recorded[0]:
+                    continue
+                if recorded[1] is None or digest(path) != recorded[1]:
                     return None
+                recorded[0], restamped = current, True  # touched, not changed: trust the new stamp next time
             findings = [_finding(item) for item in entry["findings"]]
             quotes = {(file, int(line)): quote for file, line, quote in entry["quotes"]}
-            return findings, int(entry["files"]), quotes
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
             return None  # no entry, or one that cannot be read: scan again
+        if restamped:
+            self._write(key, entry)
+        return findings, int(entry["files"]), quotes
 
     def store(self, key: str, findings: list[Finding], files: int, inputs: set[str], text: SourceText) -> None:
         """Keep a scan's findings, the files it read, and the lines its reports quote (not whole files)."""
@@ -88,20 +120,27 @@ class ScanCache:
         entry = {
             "format": FORMAT,
             "files": files,
-            "inputs": {path: stamp(path) for path in sorted(inputs)},
+            "inputs": {path: [stamp(path), digest(path)] for path in sorted(inputs)},
             "findings": [_record(finding) for finding in findings],
             "quotes": [[file, line, quote] for file, line in spots if (quote := text.line(file, line)) is not None],
         }
+        self._write(key, entry)
+
+    def _write(self, key: str, entry: dict) -> None:
         target = self._path(key)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+        except OSError:
+            return  # a read-only cache directory only costs speed
+        try:
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
                 json.dump(entry, stream)
             os.replace(temporary, target)
             _prune(target.parent)
         except OSError:
-            pass  # a read-only or full cache directory only costs speed
+            with contextlib.suppress(OSError):  # a full disk: leave no half-written file behind
+                os.unlink(temporary)
 
 
 def _prune(folder: Path) -> None:

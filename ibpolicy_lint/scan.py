@@ -56,24 +56,25 @@ def scan(options: ScanOptions) -> ScanResult:
         findings, files, quotes = hit
         return ScanResult(findings=findings, files=files, text=SourceText.of_quotes(quotes))
     stops = limits.stops_by_circumstance
+    before = {str(candidate.path): stamp(str(candidate.path)) for candidate in candidates}
     result = _scan(options, candidates, unreadable)
-    if limits.stops_by_circumstance == stops:  # a file that ran out of time may not next time
-        read = {os.path.abspath(path) for path in result.text.read()} | {os.path.abspath(c.path) for c in candidates}
-        options.cache.store(key, result.findings, result.files, read, result.text)
+    # Not remembered: a scan where a file ran out of time (it may not next time), or one that ran while
+    # a file was being edited (its findings may describe the old text, the entry would record the new).
+    if limits.stops_by_circumstance == stops and all(stamp(path) == was for path, was in before.items()):
+        options.cache.store(key, result.findings, result.files, _inputs(options, candidates, result.text), result.text)
     return result
 
 
 def _description(options: ScanOptions, candidates: list[Candidate], unreadable: list[Unreadable]) -> dict:
-    """Everything a scan's findings depend on besides the files it reads (those are checked one by one)."""
-    config = options.config.path
+    """Everything a scan's findings depend on besides the content of the files it reads (``_inputs``)."""
     return {
         "paths": options.paths,
-        "config": [str(config), stamp(str(config))] if config else None,
+        "config": str(options.config.path),
         "parameters": sorted((name, value.value, value.source) for name, value in options.parameter_values.items()),
-        "var_files": [[path, stamp(path)] for path in options.var_files],
+        "var_files": options.var_files,
         "prefilter": options.prefilter,
         "selection": options.selection,
-        "candidates": [[c.display, c.kind, stamp(str(c.path))] for c in candidates],
+        "candidates": [[c.display, c.kind] for c in candidates],
         "unreadable": [[u.display, u.reason] for u in unreadable],
         # The limits (IBPOLICY_LINT_TIME_LIMIT_SECONDS, ...) decide which files are read at all.
         "environment": sorted(
@@ -82,6 +83,12 @@ def _description(options: ScanOptions, candidates: list[Candidate], unreadable: 
             if name.startswith("IBPOLICY_LINT_") and name != "IBPOLICY_LINT_CACHE_DIR"
         ),
     }
+
+
+def _inputs(options: ScanOptions, candidates: list[Candidate], text: SourceText) -> set[str]:
+    """Every file and folder whose content the findings depend on."""
+    named = [*options.var_files, *([str(options.config.path)] if options.config.path else [])]
+    return {os.path.abspath(path) for path in [*text.read(), *(str(c.path) for c in candidates), *named]}
 
 
 def _scan(options: ScanOptions, candidates: list[Candidate], unreadable: list[Unreadable]) -> ScanResult:

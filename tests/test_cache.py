@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -165,3 +166,25 @@ def test_a_scan_that_ran_out_of_time_is_not_remembered(tmp_path, cache):
     ]
     assert not list(Path(cache["IBPOLICY_LINT_CACHE_DIR"]).rglob("*.json"))
     assert run_cli("--format", "json", "slow", cwd=tmp_path, env=cache).findings == []
+
+
+def test_a_touched_but_unchanged_file_still_reuses_the_entry(live, cache):
+    """A ``git checkout`` or a restored CI cache changes times, not content: the same entry answers."""
+    write(live.parent / "modules" / "golden" / "locals.tf", MANAGED_KEY)
+    first = scan(live, cache)
+    entries = {entry: entry.read_text() for entry in Path(cache["IBPOLICY_LINT_CACHE_DIR"]).rglob("*.json")}
+    for path in [live / "main.tf", *(live.parent / "modules" / "golden").iterdir()]:
+        path.write_bytes(path.read_bytes())  # new modification and change times, same bytes
+    again = scan(live, cache)
+    assert again.findings == first.findings
+    assert set(Path(cache["IBPOLICY_LINT_CACHE_DIR"]).rglob("*.json")) == set(entries), "a second entry was made"
+
+
+def test_same_size_edits_are_seen(live, cache):
+    write(live.parent / "modules" / "golden" / "locals.tf", MANAGED_KEY)
+    assert "IBP101" in rules(scan(live, cache))
+    path = live.parent / "modules" / "golden" / "locals.tf"
+    original = path.stat()
+    path.write_text(MANAGED_KEY.replace("alias/aws/ebs", "alias/own/ebs"))  # same length
+    os.utime(path, ns=(original.st_atime_ns, original.st_mtime_ns))  # and the old modification time
+    assert "IBP101" not in rules(scan(live, cache))
