@@ -9,6 +9,8 @@ tree, so python-hcl2's internals are confined to this module (pinned ``>=8.1.2,<
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -126,13 +128,36 @@ class Block:
 # --- HCL -------------------------------------------------------------------------------------------
 
 
+def _parses_to_tree(text: str):
+    """python-hcl2's raw Lark tree, with its grammar cache where it can be written.
+
+    Building the Lark parser takes 1-2 s; Lark keeps the result in a cache file that python-hcl2 puts
+    in its own package folder, written on first use. Where that folder is read-only (a system or
+    container install) every run would pay the build, so the cache goes to ibpolicy-lint's cache
+    folder instead (Lark checks that a cache file matches its grammar and version before using it).
+    """
+    import hcl2.parser
+    from hcl2.api import parses_to_tree
+
+    cache = hcl2.parser.PARSER_FILE
+    if not cache.exists() and not os.access(cache.parent, os.W_OK):
+        from importlib.metadata import version
+
+        from .cache import default_directory
+
+        folder = default_directory()
+        with contextlib.suppress(OSError):
+            folder.mkdir(parents=True, exist_ok=True)
+        hcl2.parser.PARSER_FILE = folder / f"hcl2-{version('python-hcl2')}.lark"  # read when the parser is built
+    return parses_to_tree(text)
+
+
 def parse_hcl(text: str, path: str) -> Body:
     """An HCL file's body. Raises DocumentError with the position of a syntax error."""
-    from hcl2.api import parses_to_tree
     from lark.exceptions import UnexpectedInput
 
     try:
-        tree = parses_to_tree(text)
+        tree = _parses_to_tree(text)
     except UnexpectedInput as error:
         line, column = getattr(error, "line", None), getattr(error, "column", None)
         raise DocumentError(syntax_error_reason(error), line if line and line > 0 else None, column) from None
@@ -199,11 +224,10 @@ def _quoted(text: str) -> str:
 
 def parse_expression(text: str, path: str, span: Span) -> Expression:
     """One expression from text embedded elsewhere (a JSON string, a heredoc); its spans are ``span``."""
-    from hcl2.api import parses_to_tree
     from lark.exceptions import UnexpectedInput
 
     try:
-        tree = parses_to_tree(f"x = {text}")
+        tree = _parses_to_tree(f"x = {text}")
     except (UnexpectedInput, RecursionError):
         return Unsupported(f"cannot parse the expression {text!r}", span)
     attribute = next(child for child in tree.children[0].children if getattr(child, "data", None) == "attribute")
