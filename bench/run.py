@@ -217,7 +217,8 @@ def build_inputs(args: argparse.Namespace, tools: dict[str, Path], scratch: Path
 
 
 def child_env(tool: str, cache_home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
+    dropped = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "IBPOLICY_LINT_CACHE_DIR")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env["XDG_CACHE_HOME"] = str(cache_home)  # a fresh, empty cache directory makes a run cold
     env["NO_COLOR"] = "1"
     if tool == CHECKOV:
