@@ -233,7 +233,7 @@ def _load_terraform(
             raise ScanError(str(error)) from None
     folders = sorted({parent.resolve() for parent in {candidate.path.parent for candidate in candidates}})
     if options.prefilter:
-        needed = terraform.folders_that_matter(folders, lambda path: text.note(display_path(path, cwd)))
+        needed = terraform.folders_that_matter(folders, lambda path: text.note(str(path)))
         folders = [folder for folder in folders if folder in needed]
     plan_values = {
         candidate.path.parent.resolve(): terraform_plan.plan_variables(root, candidate.display)

@@ -53,7 +53,8 @@ class SourceText:
         self._read.add(path)
 
     def note(self, path: str) -> None:
-        """A file the scan read without keeping its text (a byte-level pre-filter, a template file)."""
+        """A file or folder the scan read without keeping its text (a byte-level pre-filter, a
+        ``file()``): its path as shown, or absolute."""
         self._read.add(path)
 
     def read(self) -> set[str]:

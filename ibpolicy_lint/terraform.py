@@ -1321,14 +1321,15 @@ _LOCAL_SOURCE = re.compile(rb'source\s*=\s*"(\.\.?/[^"]*)"')
 
 
 def folders_that_matter(folders: Iterable[Path], note_read: Callable[[Path], None] = lambda path: None) -> set[Path]:
-    """The module folders worth parsing: those naming a relevant resource type, and their callers.
+    """The module folders worth parsing, of the (resolved) ``folders`` and the local modules they call:
+    those naming a relevant resource type, and their callers.
 
     A byte-level pass (no parsing): reading a file costs little, parsing HCL costs ~3,000 times more.
     ``note_read`` hears of every file read, so a cached scan knows what to re-check.
     """
     relevant: set[Path] = set()
     callees: dict[Path, set[Path]] = {}
-    pending = [folder.resolve() for folder in folders]
+    pending = list(folders)
     while pending:
         folder = pending.pop()
         if folder in callees:
