@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from .findings import Finding, Severity
@@ -128,9 +127,10 @@ class ScanCache:
 
     def _write(self, key: str, entry: dict) -> None:
         target = self._path(key)
+        temporary = target.with_name(f".tmp-{os.getpid()}-{target.name}")  # one writer per process and entry
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         except OSError:
             return  # a read-only cache directory only costs speed
         try:
