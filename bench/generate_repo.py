@@ -794,6 +794,42 @@ def generate(total_files: int, seed: int = 8) -> Repository:
     return repo
 
 
+def generate_module_tree(total_files: int = 200, seed: int = 8) -> Repository:
+    """Only ordinary Terraform (issue 3): modules of 4 files and stacks of 3 that call them, no Image
+    Builder, KMS or IAM resource anywhere, so the pre-filter should let nothing through to the parser."""
+    rng = random.Random(seed)
+    repo = Repository()
+    modules: list[tuple[str, list[str]]] = []
+
+    def add_module() -> None:
+        folder = f"modules/{rng.choice(TEAMS)}-{len(modules)}"
+        files, variables = tf_ordinary_module(rng)
+        for filename, text in files.items():
+            repo.add(f"{folder}/{filename}", text)
+        modules.append((folder, variables))
+
+    def add_stack() -> None:
+        env, region = rng.choice(ENVS), rng.choice(REGIONS)
+        called = rng.sample(modules, min(len(modules), rng.randrange(1, 4)))
+        for filename, text in tf_stack(rng, called, depth=3, env=env, region=region).items():
+            repo.add(f"live/{env}/{region}/stack-{len(repo.files)}/{filename}", text)
+
+    add_module()
+    while total_files - len(repo.files) > 12:
+        if rng.random() < 0.5:
+            add_module()
+        else:
+            add_stack()
+    # 9 to 12 files left: make up exactly that many from modules (4) and stacks (3).
+    finish = {9: "SSS", 10: "MSS", 11: "MMS", 12: "MMM"}.get(total_files - len(repo.files), "")
+    for unit in finish:
+        if unit == "M":
+            add_module()
+        else:
+            add_stack()
+    return repo
+
+
 def write(repo: Repository, root: Path) -> str:
     """Write the files under ``root``; returns a digest of all paths and contents (same seed, same digest)."""
     digest = hashlib.sha256()

@@ -210,6 +210,15 @@ def build_inputs(args: argparse.Namespace, tools: dict[str, Path], scratch: Path
             "repo", f"(c) generated repository, {facts['files']} files (seed {args.seed})", invocations, facts,
             peer_rounds=args.peer_rounds_repo,
         ))  # fmt: skip
+
+    if "tftree" in wanted:
+        root = scratch / "module-tree"
+        tree = generate_repo.generate_module_tree(200, args.seed)
+        digest = generate_repo.write(tree, root)
+        inputs.append(Input("tftree", "(d) a Terraform module tree of 200 .tf files, no Image Builder, KMS or IAM", [
+            Invocation(IBP, [ibp, "."], root),
+            Invocation(CHECKOV, [ckv, "-d", ".", *CHECKOV_FLAGS], root),
+        ], facts={**generate_repo.describe(tree), "seed": args.seed, "sha256": digest}))  # fmt: skip
     return inputs
 
 
@@ -365,6 +374,7 @@ def targets(summary: dict, ratios: dict) -> list[dict]:
     at_most("(c) generated repo: ibpolicy-lint wall", wall("repo", IBP), 10, "s")
     at_most("(c) generated repo: ibpolicy-lint peak RSS", rss("repo", IBP), 150, "MB")
     at_most("(c) generated repo: warm re-run wall", wall("repo", IBP_WARM), 0.3, "s")
+    at_most("(d) 200-file Terraform module tree: ibpolicy-lint wall", wall("tftree", IBP), 1, "s")
     return checks
 
 
@@ -440,7 +450,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, a 500-file generated repository")
     parser.add_argument("--files", type=int, default=None, help="files in the generated repository (default 10000, --quick 500)")
     parser.add_argument("--seed", type=int, default=8, help="seed of the generated repository (default 8)")
-    parser.add_argument("--inputs", default="small,corpora,repo", help="comma-separated subset of small,corpora,repo")
+    parser.add_argument(
+        "--inputs", default="small,corpora,repo,tftree", help="comma-separated subset of small,corpora,repo,tftree"
+    )
     parser.add_argument("--timeout", type=float, default=900, help="seconds before one invocation is killed (default 900)")
     parser.add_argument(
         "--peer-rounds-repo", type=int, default=1,
