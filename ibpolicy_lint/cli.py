@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -72,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A scan allocates many long-lived objects (classes at import, parse trees, values) and little cyclic
+    # garbage, so Python's default collector thresholds mostly re-scan live objects: raising them made the
+    # corpora scan 15% faster (0.76 s -> 0.65 s) with the same peak memory (bench/).
+    gc.set_threshold(50_000, 100, 100)
     try:
         return _run(list(sys.argv[1:] if argv is None else argv))
     except UsageError as error:
