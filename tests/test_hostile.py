@@ -2,8 +2,9 @@
 
 Every input is generated here at test time; nothing large is committed. Each hostile file sits next
 to a copy of a failing template (``BESIDE``, IBP101 at line 16) that must still be reported, so a bad
-file can never hide the others' findings. Each run of the real command line is held to the bounds
-of limits.py: well under 5 s and 500 MB of resident memory per file.
+file can never hide the others' findings. Each run of the real command line is held to the memory
+bound of limits.py (500 MB of resident memory) and stopped after a minute as a hang; how long each
+class of input takes is measured by bench/hostile.py, not asserted here (a slow CI runner is no bug).
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ BESIDE = FIXTURES / "ibp101-recipe-managed-key" / "bad.yaml"  # IBP101 at line 1
 BAD_JSON = FIXTURES / "ibp101-recipe-managed-key" / "bad.json"
 BAD_TF = FIXTURES / "tf-ibp101-recipe-managed-key" / "bad" / "main.tf"  # IBP101 at line 14
 
-SECONDS_PER_RUN = 5.0
 PEAK_RSS_BYTES = 500 * 1024 * 1024
 MB = 1024 * 1024
 
@@ -44,13 +44,10 @@ MB = 1024 * 1024
 
 
 def bounded_run(folder: Path, *args: str, paths: tuple[str, ...] = (".",)) -> Run:
-    """The real CLI on ``folder`` (JSON report), held to the per-file time and memory bounds."""
-    started = time.monotonic()
+    """The real CLI on ``folder`` (JSON report), held to the memory bound; a run past a minute is a hang."""
     run = run_cli("--format", "json", *args, *paths, cwd=folder, timeout=60)
-    elapsed = time.monotonic() - started
     # The largest resident set of any child this test process has waited for, so far: every run is below it.
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-    assert elapsed < SECONDS_PER_RUN, f"the scan took {elapsed:.1f} s"
     assert peak < PEAK_RSS_BYTES, f"a scan needed {peak / MB:.0f} MB"
     assert_contract(run)
     return run
