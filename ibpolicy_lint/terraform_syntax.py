@@ -287,7 +287,15 @@ class _Converter:
         for child in _trees(tree):
             if child.data == "attribute":
                 name = _name(child.children[0])
-                body.attributes[name] = Attribute(name, self.expression(child.children[-1]), self.span(child))
+                span = self.span(child)
+                if name in body.attributes:  # Terraform: "Attribute redefined"; it refuses the configuration
+                    raise DocumentError(
+                        f"the argument {name} is set twice (lines {body.attributes[name].span.line} and {span.line}); "
+                        "Terraform accepts each argument once",
+                        span.line,
+                        span.column,
+                    )
+                body.attributes[name] = Attribute(name, self.expression(child.children[-1]), span)
             elif child.data == "block":
                 parts = _trees(child)
                 block_type = _name(parts[0])

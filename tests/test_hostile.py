@@ -392,6 +392,19 @@ def test_duplicate_keys_name_both_lines(tmp_path):
     assert_beside_reported(run)
 
 
+def test_an_argument_set_twice_in_terraform_is_refused_as_terraform_refuses_it(tmp_path):
+    folder = tree(tmp_path)
+    (folder / "twice").mkdir()
+    text = BAD_TF.read_text().replace('  name         = "golden"\n', '  name         = "golden"\n  name = "again"\n', 1)
+    (folder / "twice" / "main.tf").write_text(text)
+    run = bounded_run(folder)
+    assert problem(run, "twice/main.tf")["message"] == (
+        "twice/main.tf (line 7, column 3) cannot be parsed: the argument name is set twice (lines 6 and 7); "
+        "Terraform accepts each argument once"
+    )
+    assert_beside_reported(run)
+
+
 def test_nothing_read_is_executed(tmp_path):
     folder = tree(tmp_path)
     marker = Path("/tmp") / f"ibpolicy-lint-pwned-{uuid.uuid4().hex}"
