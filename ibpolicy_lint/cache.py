@@ -17,16 +17,19 @@ entry; an entry that cannot be read is ignored and rewritten. ``--no-cache`` byp
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import stat
+import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 from .findings import Finding, Severity
 from .source import SourceText, Span
 
-FORMAT = 1
+FORMAT = 2
 KEEP = 200  # entries kept; the least recently written go first
 
 
@@ -80,12 +83,34 @@ def _tool_stamp() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def _dependencies() -> list:
+    """The interpreter and the parsers the findings depend on: an upgrade must not reuse older findings.
+
+    PyYAML is imported already, so its version is free; python-hcl2 (and lark, its parser generator)
+    are recognised by the stamp of their installed ``__init__.py``, which a reinstall or upgrade
+    replaces, without importing them (lark's grammar takes longer than a cached scan) or reading
+    package metadata (``importlib.metadata`` alone costs tens of milliseconds to import).
+    """
+    import yaml
+
+    installed = []
+    for name in ("hcl2", "lark"):
+        try:
+            spec = find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        origin = spec.origin if spec is not None else None
+        installed.append([name, origin, stamp(origin) if origin else None])
+    return [sys.version, yaml.__version__, yaml.__with_libyaml__, installed]
+
+
 class ScanCache:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
     def key(self, description: dict) -> str:
-        description = {**description, "format": FORMAT, "tool": _tool_stamp(), "cwd": os.getcwd()}
+        tool = {"format": FORMAT, "tool": _tool_stamp(), "dependencies": _dependencies(), "cwd": os.getcwd()}
+        description = {**description, **tool}
         return hashlib.sha256(json.dumps(description, sort_keys=True, default=str).encode()).hexdigest()
 
     def _path(self, key: str) -> Path:
@@ -161,11 +186,10 @@ def _prune(folder: Path) -> None:
 
 
 def _record(finding: Finding) -> list:
-    span = finding.span
-    return [finding.rule, int(finding.severity), finding.message, span.file, span.line, span.column, span.end_line,
-            span.end_column, finding.resource, finding.predicts, finding.fix]  # fmt: skip
+    """A finding as JSON: its fields in order, the span as a list of its own (``astuple`` recurses)."""
+    return list(dataclasses.astuple(finding))
 
 
 def _finding(item: list) -> Finding:
-    rule, severity, message, file, line, column, end_line, end_column, resource, predicts, fix = item
-    return Finding(rule, Severity(severity), message, Span(file, line, column, end_line, end_column), resource, predicts, fix)
+    rule, severity, message, span, *rest = item
+    return Finding(rule, Severity(severity), message, Span(*span), *rest)

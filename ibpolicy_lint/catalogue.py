@@ -7,6 +7,7 @@ every example through the command line.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -62,6 +63,16 @@ def catalogue_errors() -> list[str]:
     return errors
 
 
-def matches(rule_id: str, selectors: list[str]) -> bool:
-    """Whether a rule ID matches any selector (an ID or a prefix such as ``IBP1``)."""
+def matches(rule_id: str, selectors: Iterable[str]) -> bool:
+    """Whether a rule ID matches any selector (an ID or a prefix such as ``IBP1``).
+
+    The one place selectors are matched: --select/--ignore, the configuration's select, ignore and
+    per-path-ignores, and the rules an inline or Metadata suppression names.
+    """
     return any(rule_id.startswith(selector.upper()) for selector in selectors)
+
+
+def unknown_selector(selectors: Iterable[str]) -> str | None:
+    """The first selector that matches no rule of the catalogue (a typo such as ``IBP7``), or None."""
+    rules = load_catalogue()
+    return next((selector for selector in selectors if not any(matches(rule, [selector]) for rule in rules)), None)

@@ -32,6 +32,13 @@ What is checked
     Each template is checked alone: what needs two templates at once (a pipeline in one stack wiring a
     recipe defined in another) is found by ``ibpolicy-lint`` run on the folder, not by the plugin.
 
+Configuration
+    ``.ibpolicy-lint.yaml`` (or ``[tool.ibpolicy-lint]`` in ``pyproject.toml``), found upward from the
+    current directory as the command finds it, is read once per process: its ``select``, ``ignore``,
+    ``per-path-ignores``, ``exclude`` and ``accounts`` apply as they do to ``ibpolicy-lint FILE``
+    (``fail-on`` does not: cfn-lint has its own exit codes). A configuration that cannot be used is
+    reported through the failure channel below, for every template, and nothing is checked.
+
 Positions and ignores
     A match is at the finding's exact line and column. Its path is the template node at that place
     (or the finding's resource), so ``--ignore-checks``, template-level ``ignore_checks`` and a
@@ -51,6 +58,7 @@ from cfnlint.rules import CloudFormationLintRule, RuleMatch
 from . import rule_url
 from .catalogue import Rule, load_catalogue
 from .cloudformation import ParameterValue
+from .config import Config, ConfigError, load_config
 from .findings import Finding, Severity
 from .scan import ScanOptions, scan
 
@@ -109,14 +117,30 @@ def _parameter_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+@functools.lru_cache(maxsize=1)
+def _configuration() -> tuple[Config, ConfigError | None]:
+    """The configuration ``ibpolicy-lint`` would use here, read once per process (cfn-lint lints many
+    templates in one run); a ConfigError is kept, so that each template reports it."""
+    try:
+        return load_config(), None
+    except ConfigError as error:
+        return Config(), error
+
+
 @functools.lru_cache(maxsize=32)
 def _scan_template(path: str, stamp: tuple[int, int], parameter_sets: _ParameterSets) -> _Outcome:
     """ibpolicy-lint's findings for one file; ``stamp`` (mtime, size) makes an edited file scan again."""
     try:
+        config, problem = _configuration()
+        if problem is not None:
+            raise problem
         findings: dict[Finding, None] = {}
         for source, values in parameter_sets or (("", ()),):
             parameter_values = {name: ParameterValue(value, source) for name, value in values}
-            result = scan(ScanOptions(paths=[path], parameter_values=parameter_values))
+            options = ScanOptions(
+                paths=[path], parameter_values=parameter_values, config=config, select=config.select, ignore=config.ignore
+            )
+            result = scan(options)
             # Only what is in this file: cfn-lint places every match in the template it is linting.
             findings.update(dict.fromkeys(finding for finding in result.findings if _same_file(finding.span.file, path)))
     except Exception as error:  # noqa: BLE001 - reported once through cfn-lint's rule-error channel

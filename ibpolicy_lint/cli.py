@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .report import FORMATS
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 FAIL_ON = ("error", "warning", "info", "never")
@@ -29,11 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find EC2 Image Builder cross-account distribution failures in CloudFormation and Terraform, before deploy.",
     )
     parser.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="files or folders to scan (default: .)")
-    parser.add_argument(
-        "--format", choices=("text", "json", "sarif", "github", "junit"), default="text", help="report format (default: text)"
-    )
+    parser.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
     parser.add_argument("--output-file", metavar="FILE", help="write the report to FILE instead of standard output")
-    parser.add_argument("--select", metavar="IDS", help="only these rule IDs or prefixes, comma-separated (e.g. IBP1,IBP203)")
+    parser.add_argument(
+        "--select",
+        metavar="IDS",
+        help="only these rule IDs or prefixes, comma-separated (e.g. IBP1,IBP203); IBP000 (unreadable input) is always kept",
+    )
     parser.add_argument("--ignore", metavar="IDS", help="skip these rule IDs or prefixes, comma-separated")
     parser.add_argument(
         "--fail-on", choices=FAIL_ON, default=None, help="lowest severity that makes the exit code 1 (default: warning)"
@@ -64,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-prefilter",
         action="store_true",
-        help="parse every Terraform folder, even those that name no Image Builder, KMS, IAM or EBS resource (slower)",
+        help="fully parse every CloudFormation template and Terraform folder, even those that name no resource "
+        "a rule reads (Image Builder, KMS, IAM, EBS, StackSet); slower",
     )
     parser.add_argument("--list-rules", action="store_true", help="list the rules and exit")
     parser.add_argument("--explain", metavar="ID", help="print a rule's catalogue entry and exit")
@@ -84,8 +88,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return EXIT_CLEAN
     except Exception as error:  # noqa: BLE001 - a traceback must not reach the user
         if os.environ.get("IBPOLICY_LINT_DEBUG"):
             raise
@@ -105,23 +107,17 @@ def _run(argv: list[str]) -> int:
         return _write(args.output_file, _explain(args.explain))
 
     from .cache import ScanCache, default_directory
-    from .catalogue import load_catalogue, matches
     from .config import ConfigError, load_config
     from .scan import ScanError, ScanOptions, read_parameter_file, scan
 
     try:
-        config = load_config(args.config)
+        config = load_config(args.config)  # its rule IDs are checked against the catalogue as it loads
     except ConfigError as error:
         raise UsageError(str(error)) from None
-    known = sorted(load_catalogue())
-    where = str(config.path) if config.path else ""
     # The command line wins over the configuration file.
-    select = _selectors(args.select, known, "--select") if args.select else _checked(config.select, known, f"{where}: select")
-    ignore = _selectors(args.ignore, known, "--ignore") if args.ignore else _checked(config.ignore, known, f"{where}: ignore")
+    select = _selectors(args.select, "--select") if args.select else config.select
+    ignore = _selectors(args.ignore, "--ignore") if args.ignore else config.ignore
     fail_on = args.fail_on or config.fail_on or "warning"
-
-    def wanted(rule: str) -> bool:
-        return (not select or matches(rule, select)) and not (ignore and matches(rule, ignore))
 
     parameter_values: dict = {}
     for path in args.parameter_file:
@@ -136,8 +132,8 @@ def _run(argv: list[str]) -> int:
         var_files=args.var_file,
         prefilter=not args.no_prefilter,
         config=config,
-        wanted=wanted,
-        selection=(tuple(select), tuple(ignore)),
+        select=select,
+        ignore=ignore,
         cache=None if args.no_cache else ScanCache(default_directory()),
     )
     try:
@@ -147,20 +143,21 @@ def _run(argv: list[str]) -> int:
 
     from .report import render
 
-    _write(args.output_file, render(result, args.format, __version__))
-    return _exit_code(result.findings, fail_on)
+    report = render(result, args.format, __version__)
+    # Decided before the report is written: a reader that stops early (``| head``) must not turn
+    # findings into success under ``set -o pipefail``.
+    code = _exit_code(result.findings, fail_on)
+    _write(args.output_file, report)
+    return code
 
 
-def _selectors(raw: str | None, known: list[str], option: str) -> list[str]:
-    if not raw:
-        return []
-    return _checked([item.strip().upper() for item in raw.split(",") if item.strip()], known, option)
+def _selectors(raw: str, option: str) -> list[str]:
+    from .catalogue import unknown_selector
 
-
-def _checked(selectors: list[str], known: list[str], where: str) -> list[str]:
-    for selector in selectors:
-        if not any(rule.startswith(selector) for rule in known):
-            raise UsageError(f"{where}: {selector} matches no rule (see --list-rules)")
+    selectors = [item.strip().upper() for item in raw.split(",") if item.strip()]
+    unknown = unknown_selector(selectors)
+    if unknown is not None:
+        raise UsageError(f"{option}: {unknown} matches no rule (see --list-rules)")
     return selectors
 
 
@@ -181,8 +178,15 @@ def _write(output_file: str | None, text: str) -> int:
         except OSError as error:
             raise UsageError(f"cannot write {output_file}: {error.strerror or error}") from None
     else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader closed the pipe (``| head``). Point standard output at devnull so Python's flush
+            # at exit does not fail again; the caller's exit code stands.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
     return EXIT_CLEAN
 
 

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .discover import glob_to_regex
+from .discover import display_path, glob_to_regex
 
 CONFIG_NAMES = (".ibpolicy-lint.yaml", ".ibpolicy-lint.yml")
 
@@ -67,31 +67,18 @@ class Config:
     exclude_patterns: list = field(default_factory=list)  # compiled globs
     accounts: list[Account] = field(default_factory=list)
     per_path_ignores: list[tuple] = field(default_factory=list)  # (compiled glob, [rule selectors])
-    _root: str | None = field(default=None, repr=False)
 
     @property
     def root(self) -> Path:
+        """The folder the globs are relative to. A path is matched as ``display_path`` shows it from
+        there: lexically (not through symbolic links), with '/' separators."""
         return self.path.parent if self.path is not None else Path.cwd()
-
-    def relative(self, path: Path) -> str:
-        """A path as the configuration's globs see it: relative to its folder, with '/'.
-
-        Lexical (abspath, not realpath): it runs for every file of a scan, and a symbolic link in
-        the tree is named by where it is, as the user sees it.
-        """
-        if self._root is None:
-            self._root = os.path.abspath(self.root)
-        try:
-            relative = os.path.relpath(os.path.abspath(path), self._root)
-        except ValueError:
-            return path.as_posix()
-        return relative.replace(os.sep, "/")
 
     def account_for(self, path: Path) -> Account | None:
         """The account the configuration says a source file (or folder) deploys to."""
         if not self.accounts:
             return None
-        relative = self.relative(path)
+        relative = display_path(path, self.root)
         for account in self.accounts:
             if any(pattern.match(relative) or pattern.match(relative + "/") for pattern in account.patterns):
                 return account
@@ -101,19 +88,20 @@ class Config:
         """Whether ``exclude`` leaves a file or folder out of the scan."""
         if not self.exclude_patterns:
             return False
-        relative = self.relative(path)
+        relative = display_path(path, self.root)
         return any(pattern.match(relative) or pattern.match(relative + "/") for pattern in self.exclude_patterns)
 
     def ignored_here(self, path: Path) -> list[str]:
         if not self.per_path_ignores:
             return []
-        relative = self.relative(path)
+        relative = display_path(path, self.root)
         return [rule for pattern, rules in self.per_path_ignores if pattern.match(relative) for rule in rules]
 
 
-def find_config(start: Path | None = None) -> Path | None:
-    """The nearest ``.ibpolicy-lint.yaml``, or ``pyproject.toml`` with a ``[tool.ibpolicy-lint]`` table."""
-    folder = (start or Path.cwd()).resolve()
+def find_config() -> Path | None:
+    """The nearest ``.ibpolicy-lint.yaml``, or ``pyproject.toml`` with a ``[tool.ibpolicy-lint]`` table,
+    from the current directory upward."""
+    folder = Path.cwd().resolve()
     for candidate in (folder, *folder.parents):
         for name in CONFIG_NAMES:
             if (candidate / name).is_file():
@@ -131,6 +119,7 @@ def load_config(explicit: str | None = None) -> Config:
     path = Path(os.path.relpath(found)) if found.is_absolute() and _inside_cwd(found) else found
     raw = _read(path, explicit is not None)
     _validate(raw, path)
+    _check_rules(raw, path)
     return _build(raw, path)
 
 
@@ -152,7 +141,10 @@ def _read(path: Path, explicit: bool) -> dict:
             table = tomllib.loads(data.decode("utf-8-sig"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"{path}: not valid TOML: {error}") from None
-        section = table.get("tool", {}).get("ibpolicy-lint")
+        tool = table.get("tool", {})
+        if not isinstance(tool, dict):
+            raise ConfigError(f"{path}: tool: must be a table ([tool.ibpolicy-lint]), not {type(tool).__name__}")
+        section = tool.get("ibpolicy-lint")
         if section is None:
             if explicit:
                 raise ConfigError(f"{path}: has no [tool.ibpolicy-lint] table")
@@ -205,6 +197,18 @@ def _validate(raw: dict, path: Path) -> None:
     if error.validator == "propertyNames":
         raise ConfigError(f"{path}: {where}: {json.dumps(error.instance)} is not a 12-digit account ID")
     raise ConfigError(f"{path}: {where or '(top)'}: {error.message}")
+
+
+def _check_rules(raw: dict, path: Path) -> None:
+    """Every rule ID or prefix the configuration names must match a rule: a typo would silently do nothing."""
+    from .catalogue import unknown_selector
+
+    named = [("select", raw.get("select")), ("ignore", raw.get("ignore"))]
+    named += [(f"per-path-ignores: {pattern}", rules) for pattern, rules in (raw.get("per-path-ignores") or {}).items()]
+    for where, selectors in named:
+        unknown = unknown_selector(rule.upper() for rule in selectors or [])
+        if unknown is not None:
+            raise ConfigError(f"{path}: {where}: {unknown} matches no rule (see --list-rules)")
 
 
 def _build(raw: dict, path: Path) -> Config:

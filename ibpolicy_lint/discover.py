@@ -32,8 +32,7 @@ TFVARS_SUFFIXES = (".tfvars", ".tfvars.json")
 class Candidate:
     path: Path  # as the operating system opens it
     display: str  # relative to the current directory, with "/" separators
-    kind: str  # "document" (YAML/JSON that may be a template), "terraform", "terraform-json", "tfvars"
-    explicit: bool = False  # named on the command line
+    kind: str  # "document" (YAML/JSON that may be a template), "terraform", "terraform-json"
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class Unreadable:
 def classify(name: str) -> str | None:
     lowered = name.lower()
     if lowered.endswith(TFVARS_SUFFIXES):
-        return "tfvars"
+        return None  # read by the Terraform loader beside its module, or named with --var-file
     if lowered.endswith(".tf.json"):
         return "terraform-json"
     if lowered.endswith(".tf"):
@@ -56,6 +55,9 @@ def classify(name: str) -> str | None:
 
 
 def display_path(path: Path, cwd: Path) -> str:
+    """``path`` relative to ``cwd`` with '/' separators: how reports name files, and how the
+    configuration's globs see them (``cwd`` is then the configuration's folder). Lexical, not through
+    symbolic links: a file is named by where it is in the tree, as the user sees it."""
     try:
         relative = os.path.relpath(path, cwd)
     except ValueError:  # another drive on Windows
@@ -70,11 +72,9 @@ def _printable(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def discover(
-    paths: Iterable[str], excluded: Callable[[Path], bool] | None = None, cwd: Path | None = None
-) -> tuple[list[Candidate], list[Unreadable]]:
+def discover(paths: Iterable[str], excluded: Callable[[Path], bool] | None = None) -> tuple[list[Candidate], list[Unreadable]]:
     """The files to read under ``paths`` (sorted, without duplicates), and paths that cannot be read."""
-    cwd = cwd or Path.cwd()
+    cwd = Path.cwd()
     excluded = excluded or (lambda path: False)
     found: dict[str, Candidate] = {}
     problems: list[Unreadable] = []
@@ -92,7 +92,7 @@ def discover(
                 if problem:
                     problems.append(Unreadable(display, problem))
                 else:
-                    found.setdefault(display, Candidate(path, display, kind, explicit=True))
+                    found.setdefault(display, Candidate(path, display, kind))
         else:
             problems.append(Unreadable(display, "does not exist"))
     return [found[key] for key in sorted(found)], problems

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import cloudformation, limits, suppressions, terraform_plan
 from .cache import ScanCache, stamp
+from .catalogue import matches
 from .checks import run_checks
 from .config import Config
 from .discover import Candidate, Unreadable, discover, display_path
@@ -19,7 +20,7 @@ from .model import Deployment, Resource
 from .source import SourceText, Span
 from .values import MapValue, Value
 
-MAX_DOCUMENT_BYTES = limits.MAX_DOCUMENT_BYTES  # every bound is in limits.py
+UNREADABLE = "IBP000"  # a source that cannot be read, parsed or evaluated
 
 
 @dataclass
@@ -28,11 +29,22 @@ class ScanOptions:
     config: Config = field(default_factory=Config)
     parameter_values: Mapping[str, cloudformation.ParameterValue] = field(default_factory=dict)
     var_files: list[str] = field(default_factory=list)
-    # Skip Terraform module folders that name no resource type a rule reads (a byte-level check).
+    # Skip templates and Terraform module folders that name no resource type a rule reads (a byte-level check).
     prefilter: bool = True
-    wanted: Callable[[str], bool] = lambda rule: True
-    selection: tuple = ()  # the selectors behind ``wanted``, for the cache key
+    # Rule IDs or prefixes, already checked against the catalogue: --select/--ignore, else the configuration's.
+    select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
     cache: ScanCache | None = None
+
+    def wanted(self, rule: str) -> bool:
+        """Whether the run reports a rule: selected (everything when nothing is) and not ignored.
+
+        IBP000 is kept by any selection, so ``--select IBP1`` on a broken template does not say
+        "No findings": a file that could not be read was not checked. Only an ignore drops it.
+        """
+        if self.ignore and matches(rule, self.ignore):
+            return False
+        return not self.select or rule == UNREADABLE or matches(rule, self.select)
 
 
 @dataclass
@@ -73,7 +85,8 @@ def _description(options: ScanOptions, candidates: list[Candidate], unreadable: 
         "parameters": sorted((name, value.value, value.source) for name, value in options.parameter_values.items()),
         "var_files": options.var_files,
         "prefilter": options.prefilter,
-        "selection": options.selection,
+        "select": options.select,
+        "ignore": options.ignore,
         "candidates": [[c.display, c.kind] for c in candidates],
         "unreadable": [[u.display, u.reason] for u in unreadable],
         # The limits (IBPOLICY_LINT_TIME_LIMIT_SECONDS, ...) decide which files are read at all.
@@ -93,7 +106,7 @@ def _inputs(options: ScanOptions, candidates: list[Candidate], text: SourceText)
 
 def _scan(options: ScanOptions, candidates: list[Candidate], unreadable: list[Unreadable]) -> ScanResult:
     text = SourceText()
-    findings: list[Finding] = [_unreadable(problem) for problem in unreadable]
+    findings: list[Finding] = [_problem(problem.display, problem.reason) for problem in unreadable]
     resources: list[Resource] = []
     files = len(unreadable)
     plans: list[tuple[Candidate, Value]] = []
@@ -147,7 +160,7 @@ def _ignored_by_path(finding: Finding, config: Config) -> bool:
     """``per-path-ignores`` in the configuration: rules (or prefixes) switched off for some paths."""
     if not config.per_path_ignores:
         return False
-    return any(finding.rule.startswith(rule) for rule in config.ignored_here(Path(finding.span.file)))
+    return matches(finding.rule, config.ignored_here(Path(finding.span.file)))
 
 
 def _load_document(
@@ -159,16 +172,16 @@ def _load_document(
     """
     try:
         with open(candidate.path, "rb") as stream:
-            data = stream.read(MAX_DOCUMENT_BYTES + 1)
+            data = stream.read(limits.MAX_DOCUMENT_BYTES + 1)
     except OSError as error:
         return [], [_problem(candidate.display, f"cannot be read: {error.strerror or error}")]
-    too_large = len(data) > MAX_DOCUMENT_BYTES
+    too_large = len(data) > limits.MAX_DOCUMENT_BYTES
     data = as_utf8(data)  # a UTF-16 template's markers are then visible to the byte-level test
     is_plan = candidate.path.name.lower().endswith(".json") and terraform_plan.is_plan(data)
     if not is_plan and not cloudformation.looks_like_template(data):
         return None
     if too_large:
-        return [], [_problem(candidate.display, limits.too_large(MAX_DOCUMENT_BYTES, "a template"))]
+        return [], [_problem(candidate.display, limits.too_large(limits.MAX_DOCUMENT_BYTES, "a template"))]
     is_json = candidate.path.name.lower().endswith(".json")
     if options.prefilter and not is_plan and not cloudformation.may_matter(data) and not has_anchors(data):
         # No resource type a rule reads: check that it parses (in C, building nothing) and stop there.
@@ -193,7 +206,7 @@ def _load_document(
         return None
     problems = [
         Finding(
-            "IBP000",
+            UNREADABLE,
             Severity.ERROR,
             f"{candidate.display}: key {duplicate.key!r} appears twice (lines {duplicate.first.line} and "
             f"{duplicate.second.line}); CloudFormation's behaviour is undefined, this linter read the last one",
@@ -259,11 +272,7 @@ def _load_terraform(
 
 def _problem(display: str, reason: str, line: int | None = None, column: int | None = None) -> Finding:
     where = f" (line {line}, column {column})" if line and column else f" (line {line})" if line else ""
-    return Finding("IBP000", Severity.ERROR, f"{display}{where} {reason}", Span.at(display, line or 1, column or 1))
-
-
-def _unreadable(problem: Unreadable) -> Finding:
-    return _problem(problem.display, problem.reason)
+    return Finding(UNREADABLE, Severity.ERROR, f"{display}{where} {reason}", Span.at(display, line or 1, column or 1))
 
 
 def read_parameter_file(path: str) -> dict[str, cloudformation.ParameterValue]:
@@ -274,9 +283,12 @@ def read_parameter_file(path: str) -> dict[str, cloudformation.ParameterValue]:
     import json
 
     try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+        raw = json.loads(Path(path).read_bytes())  # UTF-8 (with or without a BOM), or UTF-16/32 as JSON allows
     except OSError as error:
         raise ValueError(f"cannot read parameter file {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:  # a ValueError too, but its own message names no file
+        encoding = error.encoding.upper()
+        raise ValueError(f"parameter file {path} is not {encoding} text: {error.reason} at byte {error.start}") from None
     except json.JSONDecodeError as error:
         raise ValueError(f"parameter file {path} is not JSON: {error.msg} (line {error.lineno})") from None
     pairs: list[tuple[object, object]] = []

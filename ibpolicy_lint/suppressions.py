@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .catalogue import matches
 from .findings import Finding, Severity
 from .source import SourceText, Span
 
@@ -77,7 +78,7 @@ def apply(findings: list[Finding], suppressions: list[Suppression], resource_lin
 
 
 def _covers(suppression: Suppression, finding: Finding, resource_lines: dict[tuple[str, str], int]) -> bool:
-    if finding.rule == "IBP001" or not any(finding.rule.startswith(rule) for rule in suppression.rules):
+    if finding.rule == "IBP001" or not matches(finding.rule, suppression.rules):
         return False
     if suppression.span.file != finding.span.file:
         return False

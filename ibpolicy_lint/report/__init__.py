@@ -1,37 +1,36 @@
-"""Report writers. Each takes the scan result and returns the report text."""
+"""Report writers. Each takes the scan result and returns the report text.
+
+This package imports nothing heavy: the command line reads ``FORMATS`` to build its parser.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from importlib import import_module
+from typing import TYPE_CHECKING
 
-from ..catalogue import load_catalogue
-from ..findings import Finding
-from ..scan import ScanResult
+if TYPE_CHECKING:
+    from ..findings import Finding
+    from ..scan import ScanResult
 
-FORMATS = ("text", "json", "sarif", "github", "junit")
+# --format value -> the module (in this package) whose render(result, version) writes it
+_WRITERS = {"text": "text", "json": "json_report", "sarif": "sarif", "github": "github", "junit": "junit"}
+FORMATS = tuple(_WRITERS)
 
 
 def render(result: ScanResult, format_name: str, version: str) -> str:
-    writer: Callable[[ScanResult, str], str]
-    if format_name == "json":
-        from .json_report import render as writer
-    elif format_name == "sarif":
-        from .sarif import render as writer
-    elif format_name == "github":
-        from .github import render as writer
-    elif format_name == "junit":
-        from .junit import render as writer
-    else:
-        from .text import render as writer
-    return writer(result, version)
+    return import_module(f".{_WRITERS[format_name]}", __name__).render(result, version)
 
 
 def predicts(finding: Finding) -> str:
+    from ..catalogue import load_catalogue
+
     rule = load_catalogue().get(finding.rule)
     return finding.predicts or (rule.predicts if rule and rule.predicts else "")
 
 
 def fix(finding: Finding) -> str:
+    from ..catalogue import load_catalogue
+
     rule = load_catalogue().get(finding.rule)
     return finding.fix or (rule.fix.strip() if rule else "")
 
