@@ -5,7 +5,11 @@ CloudFormation (YAML and JSON) and Terraform (module folders and root stacks tha
 1% of the files define Image Builder pipelines, KMS keys or IAM roles: some wired correctly, some with
 the cross-account mistakes ibpolicy-lint reports, so a run that finds nothing has read nothing.
 
-    python bench/generate_repo.py OUT_DIR [--files 10000] [--seed 8]
+    python bench/generate_repo.py OUT_DIR [--files 10000] [--seed 8] [--module-tree]
+
+It prints a JSON object: the counts of ``describe``, the ``sha256`` of ``write`` and ``cloudformation``, the
+templates' paths relative to OUT_DIR. bench/run.py runs it as a child process, so that the repository is
+never held in the benchmark's own memory (see measure.py on the floor of peak RSS).
 """
 
 from __future__ import annotations
@@ -747,7 +751,7 @@ def generate(total_files: int, seed: int = 8) -> Repository:
         path = f"cloudformation/{team}/images/{name(rng, 'ami')}-{index}.yaml"
         resources = cfn_image_builder(rng) if index % 3 != 2 else cfn_key_or_role(rng)
         template = cfn_template(rng, resources)
-        repo.add(path, render_cfn(template, "json" if path.endswith(".json") else "yaml"), cloudformation=True, relevant=True)
+        repo.add(path, render_cfn(template, "yaml"), cloudformation=True, relevant=True)
 
     image_modules = []
     for index in range(relevant_tf_modules):
@@ -861,10 +865,11 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--module-tree", action="store_true", help="only ordinary Terraform (generate_module_tree)")
     args = parser.parse_args()
-    repo = generate(args.files, args.seed)
+    repo = generate_module_tree(args.files, args.seed) if args.module_tree else generate(args.files, args.seed)
     digest = write(repo, args.out)
-    print(json.dumps({**describe(repo), "sha256": digest}, indent=2))
+    print(json.dumps({**describe(repo), "sha256": digest, "cloudformation": repo.cloudformation}, indent=2))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
     python bench/hostile.py            # 3 rounds of every class
     python bench/hostile.py --quick    # 1 round
 
-Every input is generated at run time in a temporary folder, one folder per class, each holding a copy of
+Every input is generated at run time in a temporary folder, one folder per class, by the builders of
+tests/hostile_inputs.py (the inputs tests/test_hostile.py asserts on), each holding a copy of
 fixtures/ibp101-recipe-managed-key/bad.yaml (``beside.yaml``, IBP101 at line 16) that must still be
 reported. Every run is a fresh process of the installed console script (bench/.venvs/project, see
 venvs.py) with ``--no-cache --format json``, timed by measure.py (wall, CPU and peak RSS from os.wait4).
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import shutil
 import stat
 import subprocess
@@ -28,23 +28,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
+REPO = BENCH.parent
+sys.path[:0] = [str(BENCH), str(REPO / "tests")]
 
+import hostile_inputs as build  # noqa: E402
 import measure  # noqa: E402
 import run as bench  # noqa: E402
 import venvs  # noqa: E402
 
-REPO = BENCH.parent
-BESIDE = REPO / "fixtures" / "ibp101-recipe-managed-key" / "bad.yaml"  # IBP101 at line 16
 BESIDE_FINDING = ("beside.yaml", "IBP101", 16)
-CFN_JSON = REPO / "fixtures" / "ibp101-recipe-managed-key" / "bad.json"
-TERRAFORM = REPO / "fixtures" / "tf-ibp101-recipe-managed-key" / "bad" / "main.tf"
 WARM_UP = "fixtures/tf-ibp101-recipe-managed-key"
-
-YAML_HEAD = b"AWSTemplateFormatVersion: '2010-09-09'\n"
-KMS_KEY_TF = b'resource "aws_kms_key" "k" {\n'  # a resource type the Terraform pre-filter lets through
-KMS_KEY_YAML = YAML_HEAD + b"Resources:\n  Key:\n    Type: AWS::KMS::Key\n    Properties:\n"
-DEPTH = 10_000
 WALL_FLAG_S, RSS_FLAG_MB = 5.0, 500.0  # issue 7: one file costs at most ~5 s and 500 MB
 
 
@@ -60,136 +53,15 @@ class Caps:
 class Case:
     key: str
     title: str
-    build: Callable[[Path, Caps], str | None]  # writes the inputs into a folder; may return a note
+    build: Callable[[Path, Caps], object]  # writes the inputs into a folder; a str it returns is a note
 
 
 LOCKED: list[Path] = []  # chmod 000 paths (in the generator process), given their permissions back before clean-up
 
 
-def put(folder: Path, name: str, data: bytes | str) -> None:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data.encode() if isinstance(data, str) else data)
-
-
-def fill(head: bytes, item: Callable[[int], bytes], tail: bytes, limit: int) -> bytes:
-    """``head`` + ``item(0)`` + ``item(1)`` + ... + ``tail``, as many items as keep it under ``limit`` bytes."""
-    parts, size, index = [head], len(head) + len(tail), 0
-    while size + len(piece := item(index)) < limit:
-        parts.append(piece)
-        size, index = size + len(piece), index + 1
-    return b"".join([*parts, tail])
-
-
-# ---------------------------------------------------------------- the generators, one per class
-
-
-def truncated_documents(folder: Path, caps: Caps) -> None:
-    for source, suffix in ((BESIDE, "yaml"), (CFN_JSON, "json")):
-        data = source.read_bytes()
-        for cut in range(1, len(data), 37):
-            put(folder, f"cut-{suffix}/{cut:05}.{suffix}", data[:cut])
-
-
-def malformed_hcl(folder: Path, caps: Caps) -> None:
-    data = TERRAFORM.read_bytes()
-    for cut in range(1, len(data), 41):
-        put(folder, f"cut/{cut:05}/main.tf", data[:cut])
-    put(folder, "extra-brace/main.tf", data + b"}\n")
-    put(folder, "unclosed-block/main.tf", KMS_KEY_TF + b'  description = "x"\n')
-    put(folder, "missing-value/main.tf", KMS_KEY_TF + b"  description =\n}\n")
-    put(folder, "unclosed-string/main.tf", KMS_KEY_TF + b'  description = "never closed\n}\n')
-
-
-def binary_garbage(folder: Path, caps: Caps) -> None:
-    noise = random.Random(7).randbytes
-    put(folder, "noise.yaml", YAML_HEAD + noise(4096))
-    put(folder, "noise.json", b'{"AWSTemplateFormatVersion": "2010-09-09", ' + noise(4096))
-    put(folder, "noise-at-cap.yaml", YAML_HEAD + noise(caps.document - 1024))
-    put(folder, "noise/main.tf", KMS_KEY_TF + noise(4096))
-    put(folder, "noise-at-cap/main.tf", KMS_KEY_TF + noise(caps.terraform - 1024))
-    put(folder, "nul/main.tf", KMS_KEY_TF + b"\0" * 4096)
-    # Valid UTF-8 made of the parsers' own punctuation, so that they tokenise it before they give up.
-    soup = random.Random(8).choices("{}[]()=:,.\"'&*!|>-#$ \n\tab1", k=caps.terraform - 1024)
-    put(folder, "soup.yaml", YAML_HEAD + "".join(soup).encode())
-    put(folder, "soup/main.tf", KMS_KEY_TF + "".join(soup).encode())
-
-
-def fifty_megabytes(folder: Path, caps: Caps) -> None:
-    megabyte = (b"# " + b"x" * 1021 + b"\n") * 1024  # comment lines
-    for name, head in (("big.yaml", YAML_HEAD), ("big/main.tf", KMS_KEY_TF)):
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        with open(folder / name, "wb") as stream:
-            stream.write(head)
-            for _ in range(50):
-                stream.write(megabyte)
-
-
-def nesting(folder: Path, caps: Caps) -> None:
-    put(folder, "flow.yaml", KMS_KEY_YAML + b"      Tags: " + b"[" * DEPTH + b"]" * DEPTH + b"\n")
-    put(folder, "block.yaml", YAML_HEAD + b"Metadata:\n" + b"- " * DEPTH + b"x\n")  # "- - - x": block sequences
-    put(folder, "deep.json", b'{"AWSTemplateFormatVersion": "2010-09-09", "Metadata": ' + b"[" * DEPTH + b"]" * DEPTH + b"}")
-    put(folder, "hcl-list/main.tf", KMS_KEY_TF + b"  policy = " + b"[" * DEPTH + b"]" * DEPTH + b"\n}\n")
-    put(folder, "hcl-blocks/main.tf", KMS_KEY_TF + b"a {\n" * DEPTH + b"}\n" * DEPTH + b"}\n")
-
-
-def alias_bomb(folder: Path, caps: Caps) -> None:
-    lines = ["AWSTemplateFormatVersion: '2010-09-09'", "Metadata:", "  a: &a [" + ", ".join(["lol"] * 9) + "]"]
-    for name, previous in zip("bcdefghi", "abcdefgh", strict=True):
-        lines.append(f"  {name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")  # 9**9 values in i
-    put(folder, "bomb.yaml", "\n".join(lines) + "\n")
-
-
-def doubling_locals(folder: Path, caps: Caps) -> None:
-    """Each local names the previous one twice: local.l30 would be 2**30 values."""
-    text = TERRAFORM.read_text()
-    assert 'kms_key_id  = "alias/aws/ebs"' in text, "the Terraform fixture changed"
-    locals_ = "".join(f"  l{i} = [local.l{i - 1}, local.l{i - 1}]\n" for i in range(1, 31))
-    text = text.replace('kms_key_id  = "alias/aws/ebs"', "kms_key_id  = local.l30")
-    put(folder, "bomb/main.tf", text + 'locals {\n  l0 = "x"\n' + locals_ + "}\n")
-
-
-def dense_template_resources(folder: Path, caps: Caps) -> None:
-    key = b"  Key%d:\n    Type: AWS::KMS::Key\n    Properties:\n      Description: k%d\n"
-    put(folder, "dense.yaml", fill(YAML_HEAD + b"Resources:\n", lambda i: key % (i, i), b"", caps.document - 1024))
-
-
-def dense_template_values(folder: Path, caps: Caps) -> None:
-    put(folder, "dense.yaml", fill(KMS_KEY_YAML + b"      Tags: [0", lambda i: b",0", b"]\n", caps.document - 1024))
-
-
-def dense_terraform_resources(folder: Path, caps: Caps) -> None:
-    key = b'resource "aws_kms_key" "k%d" {\n  description = "key %d"\n  tags = { a = "b", c = [1, 2, 3] }\n}\n'
-    put(folder, "dense/main.tf", fill(b"", lambda i: key % (i, i), b"", caps.terraform - 1024))
-
-
-def dense_terraform_values(folder: Path, caps: Caps) -> None:
-    put(folder, "dense/main.tf", fill(KMS_KEY_TF + b"  policy = [0", lambda i: b",0", b"]\n}\n", caps.terraform - 1024))
-
-
-def file_system_hazards(folder: Path, caps: Caps) -> None:
-    for sub, suffix in ((folder, "yaml"), (folder / "tf", "tf")):
-        sub.mkdir(exist_ok=True)
-        (sub / f"broken.{suffix}").symlink_to(f"nowhere.{suffix}")
-        (sub / f"loop-a.{suffix}").symlink_to(f"loop-b.{suffix}")
-        (sub / f"loop-b.{suffix}").symlink_to(f"loop-a.{suffix}")
-        (sub / f"self.{suffix}").symlink_to(f"self.{suffix}")
-        os.mkfifo(sub / f"fifo.{suffix}")
-    (folder / "folder-loop").symlink_to(".")
-    (folder / "zero.yaml").symlink_to("/dev/zero")
-    shutil.copy(TERRAFORM, folder / "tf" / "main.tf")  # so that the pre-filter does not skip tf/
-
-
 def unreadable(folder: Path, caps: Caps) -> str | None:
-    shutil.copy(BESIDE, folder / "locked.yaml")
-    put(folder, "locked/main.tf", TERRAFORM.read_bytes())
-    put(folder, "closed/inside.yaml", BESIDE.read_bytes())
-    for path in (folder / "locked.yaml", folder / "locked" / "main.tf", folder / "closed"):
-        path.chmod(0)
-        LOCKED.append(path)
-    try:
-        (folder / "locked.yaml").read_bytes()
-    except PermissionError:
+    LOCKED.extend(build.unreadable(folder))
+    if build.reads_are_refused(folder / "locked.yaml"):
         return None
     return (
         "running as root (or with CAP_DAC_OVERRIDE): chmod 000 does not stop reads, "
@@ -197,45 +69,52 @@ def unreadable(folder: Path, caps: Caps) -> str | None:
     )
 
 
-def ten_thousand_files(folder: Path, caps: Caps) -> None:
-    kinds = (
-        ("yaml", YAML_HEAD + b"Resources: {}\n"),
-        ("json", b"{}\n"),
-        ("yml", b"name: value\n"),
-        ("tf", b'variable "x" {}\n'),
-        ("md", b"# notes\n"),
-    )
-    (folder / "crowd").mkdir()
-    for index in range(10_000):
-        suffix, data = kinds[index % len(kinds)]
-        (folder / "crowd" / f"file-{index:05}.{suffix}").write_bytes(data)
+def nesting(folder: Path, caps: Caps) -> None:
+    for name, data in build.NESTED.items():
+        build.put(folder, name, data)
 
 
-def duplicate_keys(folder: Path, caps: Caps) -> None:
-    text = BESIDE.read_text()
-    put(folder, "twice.yaml", text.replace("      Name: golden-al2023\n", "      Name: golden-al2023\n      Name: again\n", 1))
-    data = CFN_JSON.read_text()
-    put(folder, "twice.json", data.replace('"Name": "golden-al2023",', '"Name": "golden-al2023", "Name": "again",', 1))
-    put(folder, "many.yaml", KMS_KEY_YAML + b"      Description: x\n" * 10_000)  # 9,999 duplicates
-    put(folder, "twice/main.tf", KMS_KEY_TF + b'  description = "a"\n  description = "b"\n}\n')
+def binary(folder: Path, caps: Caps) -> None:
+    build.binary_garbage(folder)
+    build.noise_at_the_caps(folder, caps.document, caps.terraform)
+
+
+def hcl_syntax(folder: Path, caps: Caps) -> None:
+    build.truncated_terraform(folder)
+    build.hcl_syntax_errors(folder)
+
+
+def duplicates(folder: Path, caps: Caps) -> None:
+    build.duplicate_keys(folder)
+    build.argument_set_twice(folder)
 
 
 CASES = [
-    Case("truncated", "1  truncated YAML and JSON templates (every 37th byte)", truncated_documents),
-    Case("hcl-syntax", "2  malformed HCL (truncated every 41st byte, stray braces)", malformed_hcl),
-    Case("binary", "3  binary noise and token soup named .yaml/.json/.tf, with markers", binary_garbage),
-    Case("50mb", "4  50 MB .yaml and .tf (refused by the size caps)", fifty_megabytes),
+    Case("truncated", "1  truncated YAML and JSON templates (every 37th byte)", lambda f, c: build.truncated_documents(f)),
+    Case("hcl-syntax", "2  malformed HCL (truncated every 41st byte, stray braces)", hcl_syntax),
+    Case("binary", "3  binary noise, token soup and empty files named .yaml/.json/.tf", binary),
+    Case("50mb", "4  50 MB .yaml, .json and .tf (refused by the size caps)", lambda f, c: build.fifty_megabytes(f)),
     Case("nesting", "5  10,000 levels of nesting: YAML flow and block, JSON, HCL", nesting),
-    Case("alias-bomb", "6  YAML alias bomb (9**9 values)", alias_bomb),
-    Case("tf-locals", "7  Terraform locals that double at every step (2**30)", doubling_locals),
-    Case("dense-yaml", "8a template just under the size cap: KMS keys", dense_template_resources),
-    Case("dense-yaml-list", "8b template just under the size cap: one flow list", dense_template_values),
-    Case("dense-tf", "9a .tf just under the size cap: aws_kms_key blocks", dense_terraform_resources),
-    Case("dense-tf-list", "9b .tf just under the size cap: one list", dense_terraform_values),
-    Case("fs-hazards", "10 symlink loops, broken links, FIFOs (.yaml and .tf)", file_system_hazards),
+    Case("alias-bomb", "6  YAML alias bomb (9**9 values)", lambda f, c: build.alias_bomb(f)),
+    Case("tf-locals", "7  Terraform locals that double at every step (2**30)", lambda f, c: build.doubling_locals(f)),
+    Case(
+        "dense-yaml", "8a template just under the size cap: KMS keys", lambda f, c: build.dense_template_resources(f, c.document)
+    ),
+    Case(
+        "dense-yaml-list",
+        "8b template just under the size cap: one flow list",
+        lambda f, c: build.dense_template_values(f, c.document),
+    ),
+    Case(
+        "dense-tf",
+        "9a .tf just under the size cap: aws_kms_key blocks",
+        lambda f, c: build.dense_terraform_resources(f, c.terraform),
+    ),
+    Case("dense-tf-list", "9b .tf just under the size cap: one list", lambda f, c: build.dense_terraform_values(f, c.terraform)),
+    Case("fs-hazards", "10 symlink loops, broken links, FIFOs (.yaml and .tf)", lambda f, c: build.file_system_hazards(f)),
     Case("unreadable", "11 unreadable files and folder (chmod 000)", unreadable),
-    Case("10k-files", "12 a folder of 10,000 small files", ten_thousand_files),
-    Case("duplicates", "13 duplicate keys (YAML, JSON, 10,000 in one mapping, HCL)", duplicate_keys),
+    Case("10k-files", "12 a folder of 10,000 small files", lambda f, c: build.ten_thousand_files(f)),
+    Case("duplicates", "13 duplicate keys (YAML, JSON, 10,000 in one mapping, HCL)", duplicates),
 ]
 
 
@@ -321,12 +200,7 @@ def cells(case: Case, s: dict) -> tuple[str, ...]:
 
 def table(rows: list[tuple[str, ...]]) -> str:
     header = ("class", "max wall", "max CPU", "max peak RSS", "IBP000", "IBP101 beside", "exit", "flags")
-    rows = [header, *rows]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    right = (1, 2, 3, 4)  # the numbers
-    lines = ["  ".join(c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(row)) for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(line.rstrip() for line in lines)
+    return measure.table([header, *rows], right={1, 2, 3, 4})  # the numbers
 
 
 # ---------------------------------------------------------------- main
@@ -358,24 +232,14 @@ def generate(scratch: Path, keys: list[str], caps: Caps) -> None:
     for case in (c for c in CASES if c.key in keys):
         folder = scratch / case.key
         folder.mkdir()
-        shutil.copy(BESIDE, folder / "beside.yaml")
+        shutil.copy(build.BESIDE, folder / "beside.yaml")
         begun = time.perf_counter()
         note = case.build(folder, caps)
         facts[case.key] = {"title": case.title, **describe(folder), "generate_s": round(time.perf_counter() - begun, 2)}
-        notes += [f"{case.key}: {note}"] if note else []
+        notes += [f"{case.key}: {note}"] if isinstance(note, str) else []
         bench.log(f"generated {case.key}: {facts[case.key]['entries']} entries, {facts[case.key]['bytes'] / 1e6:.1f} MB")
     inputs = {"facts": facts, "notes": notes, "locked": [str(path) for path in LOCKED]}
     (scratch / "inputs.json").write_text(json.dumps(inputs))
-
-
-def own_peak_rss_mb() -> float | None:
-    """This process's peak RSS. measure.run cannot report less for a child: CPython starts it with vfork,
-    and exec hands the parent's high-water mark to the child's ru_maxrss."""
-    try:
-        with open("/proc/self/status") as status:
-            return next(round(int(line.split()[1]) / 1024, 1) for line in status if line.startswith("VmHWM:"))
-    except (OSError, StopIteration, ValueError):
-        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -391,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="ibp-hostile-"))
     env = child_env(scratch)
     caps = installed_caps(project, env)
-    runs: dict[str, list[tuple[measure.Measurement, Path, float | None]]] = {c.key: [] for c in cases}
+    runs: dict[str, list[tuple[measure.Measurement, Path]]] = {c.key: [] for c in cases}
     inputs: dict = {"facts": {}, "notes": [], "locked": []}
     try:
         # Generated in a child process, so that this one stays small: its peak RSS is the floor of every measurement.
@@ -405,19 +269,17 @@ def main(argv: list[str] | None = None) -> int:
             for case in cases:
                 report = scratch / "reports" / f"{case.key}-{number}.json"
                 command = [ibp, "--no-cache", "--format", "json", "--output-file", str(report), "."]
-                floor = own_peak_rss_mb()
                 result = measure.run(
                     command, cwd=scratch / case.key, env=env, ok_exit_codes=frozenset({0, 1}), timeout_s=args.timeout
                 )
-                runs[case.key].append((result, report, floor))
+                runs[case.key].append((result, report))
                 status = "TIMEOUT" if result.timed_out else f"exit {result.exit_code}"
                 bench.log(
                     f"{case.key} round {number}/{args.rounds}: {result.wall_s:.2f} s wall, {result.cpu_s:.2f} s CPU, "
                     f"{result.peak_rss_mb:.0f} MB, {status}{bench.contention(result)}"
                 )
         # Read only now: parsing a large report here would raise the floor for the runs after it.
-        raw = {key: [(m, read_report(report)) for m, report, _ in done] for key, done in runs.items()}
-        floors = [(m, floor) for done in runs.values() for m, _, floor in done if floor is not None]
+        raw = {key: [(m, read_report(report)) for m, report in done] for key, done in runs.items()}
     finally:
         for path in inputs["locked"]:
             os.chmod(path, 0o700)
@@ -441,8 +303,9 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"{case.key}: a traceback or internal error: {s['stderr_tail'][-300:] or s['ibp000_messages'][:1]}")
         if set(s["exit_codes"]) - {1, None}:
             notes.append(f"{case.key}: exit codes {s['exit_codes']} (1 = findings, expected)")
-    floor = max((f for _, f in floors), default=None)
-    if any(m.peak_rss_mb <= f + 0.5 for m, f in floors):
+    measured = [m for done in raw.values() for m, _ in done]
+    floor = max((m.peak_rss_floor_mb for m in measured if m.peak_rss_floor_mb is not None), default=None)
+    if any(m.at_floor for m in measured if not m.timed_out):
         notes.append(f"some peak RSS values are at their floor, this script's own peak (up to {floor:.0f} MB): less is not seen")
     disturbed = [f"{key} round {n}" for key, runs in raw.items() for n, (m, _) in enumerate(runs, 1) if bench.contention(m)]
     if disturbed:
@@ -459,10 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_floor_mb": floor,
         "inputs": facts,
         "summary": summary,
-        "runs": {
-            key: [{**m.as_json(), "report": r, "peak_rss_floor_mb": f} for (m, r), (_, _, f) in zip(raw[key], done, strict=True)]
-            for key, done in runs.items()
-        },
+        "runs": {key: [{**m.as_json(), "report": r} for m, r in done] for key, done in raw.items()},
         "notes": notes,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -471,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     m = report["machine"]
     print(f"\nMachine: {m['cpu_count']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB, Python {m['python']}")
     print("Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))
-    print(f"Peak RSS reads no lower than this script's own peak RSS, at most {floor or 0:.0f} MB here (see own_peak_rss_mb).")
+    print(f"Peak RSS reads no lower than this script's own peak RSS, at most {floor or 0:.0f} MB here (see measure.py).")
     print(f"Rounds: {args.rounds} (the worst shown), each: ibpolicy-lint --no-cache --format json . (timeout {args.timeout:g} s)")
     print("\n" + table([cells(case, summary[case.key]) for case in cases]) + "\n")
     for case in cases:

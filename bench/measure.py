@@ -3,6 +3,10 @@
 CPU time and peak RSS come from ``os.wait4``: the kernel's account of the child plus every
 descendant it reaped, so a tool that forks workers (checkov does) is charged their CPU. Peak RSS
 is the largest single process in that tree (Linux ``ru_maxrss``), not the sum of concurrent ones.
+
+That peak RSS never reads below the measuring process's own peak: CPython starts the child with
+vfork, and exec hands the parent's high-water mark on to the child's ``ru_maxrss``. Each measurement
+records that floor (``peak_rss_floor_mb``), so a reader can tell a real figure from the floor.
 """
 
 from __future__ import annotations
@@ -31,6 +35,12 @@ class Measurement:
     stdout_tail: str
     stderr_tail: str
     others_cpu_s: float | None = None  # CPU time the rest of the machine used meanwhile: competition for the cores
+    peak_rss_floor_mb: float | None = None  # the measuring process's own peak: peak_rss_mb cannot read lower
+
+    @property
+    def at_floor(self) -> bool:
+        """Whether peak_rss_mb is (within 0.5 MB) the floor: the child may have needed less."""
+        return self.peak_rss_floor_mb is not None and self.peak_rss_mb <= self.peak_rss_floor_mb + 0.5
 
     @property
     def cpu_s(self) -> float:
@@ -51,6 +61,23 @@ def _machine_busy_s() -> float | None:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # guest time is already inside user
 
 
+def own_peak_rss_mb() -> float | None:
+    """This process's peak RSS (VmHWM), the floor of every child's measured peak RSS; None without /proc."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(round(int(line.split()[1]) / 1024, 1) for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+def table(rows: list[tuple[str, ...]], right: set[int]) -> str:
+    """Plain-text columns: ``rows[0]`` is the header, underlined; the columns numbered in ``right`` are right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(row)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
 def _tail(path: Path) -> str:
     with open(path, "rb") as handle:
         handle.seek(0, os.SEEK_END)
@@ -68,6 +95,7 @@ def run(
     timeout_s: float | None = None,
 ) -> Measurement:
     """Run ``argv`` once; never raises for the child's failures (they are recorded in the result)."""
+    floor = own_peak_rss_mb()
     busy_before = _machine_busy_s()
     with tempfile.TemporaryDirectory(prefix="ibp-bench-out-") as scratch:
         out_path, err_path = Path(scratch, "stdout"), Path(scratch, "stderr")
@@ -78,7 +106,7 @@ def run(
                     argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
                 )
             except OSError as error:
-                return Measurement(0.0, 0.0, 0.0, 0.0, None, False, False, "", f"could not start: {error}")
+                return Measurement(0.0, 0.0, 0.0, 0.0, None, False, False, "", f"could not start: {error}", None, floor)
             killed = threading.Event()
 
             def kill_group() -> None:
@@ -118,4 +146,5 @@ def run(
             others_cpu_s=None
             if busy_before is None or busy_after is None
             else round(max(0.0, busy_after - busy_before - usage.ru_utime - usage.ru_stime), 2),
+            peak_rss_floor_mb=floor,
         )

@@ -29,14 +29,12 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-import generate_repo  # noqa: E402
 import measure  # noqa: E402
 import venvs  # noqa: E402
 
 REPO = BENCH.parent
 SMALL_TEMPLATE = "fixtures/ibp101-recipe-managed-key/bad.yaml"
 FIRST_TF_RUN = "fixtures/tf-ibp101-recipe-managed-key"
-CFN_SUFFIXES = (".yaml", ".yml", ".json", ".template")
 
 IBP, IBP_WARM, IBP_CFN_ONLY, CFN_LINT, CHECKOV = (
     "ibpolicy-lint", "ibpolicy-lint (warm)", "ibpolicy-lint (CFN files only)", "cfn-lint", "checkov",
@@ -133,23 +131,22 @@ def git_state() -> dict:
 
 
 def cloudformation_in_corpus(folder: Path) -> list[Path]:
-    """The CloudFormation templates a corpus lists (FILES.tsv / VERDICTS.tsv ``format`` = cfn-*)."""
-    found: list[Path] = []
-    for listing in ("FILES.tsv", "VERDICTS.tsv"):
-        path = folder / listing
-        if path.is_file():
-            with open(path, newline="") as handle:
-                for row in csv.DictReader(handle, delimiter="\t"):
-                    if row.get("format", "").startswith("cfn") and (folder / row["local_path"]).is_file():
-                        found.append(folder / row["local_path"])
-            return sorted(set(found))
-    # no listing: templates are YAML/JSON files that look like CloudFormation
-    for path in sorted(folder.rglob("*")):
-        if path.suffix in CFN_SUFFIXES and path.is_file():
-            head = path.read_bytes()[:20000]
-            if b"AWSTemplateFormatVersion" in head or b"Resources" in head:
-                found.append(path)
-    return found
+    """The CloudFormation templates a corpus lists (FILES.tsv, else VERDICTS.tsv: ``format`` = cfn-*)."""
+    listing = next((folder / name for name in ("FILES.tsv", "VERDICTS.tsv") if (folder / name).is_file()), None)
+    if listing is None:
+        raise SystemExit(f"{folder} lists its files in neither FILES.tsv nor VERDICTS.tsv")
+    with open(listing, newline="") as handle:
+        listed = [folder / row["local_path"] for row in csv.DictReader(handle, delimiter="\t") if row["format"].startswith("cfn")]
+    return sorted({path for path in listed if path.is_file()})
+
+
+def generate(root: Path, files: int, seed: int, *extra: str) -> dict:
+    """generate_repo.py in a child process (its CLI), so that this process never holds the files: its own peak
+    RSS is the floor of every measurement (measure.py). Returns the generator's JSON, with ``generate_s``."""
+    started = time.perf_counter()
+    command = [sys.executable, str(BENCH / "generate_repo.py"), str(root), "--files", str(files), "--seed", str(seed), *extra]
+    facts = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    return {**facts, "seed": seed, "generate_s": round(time.perf_counter() - started, 2)}
 
 
 def build_inputs(args: argparse.Namespace, tools: dict[str, Path], scratch: Path, notes: list[str]) -> list[Input]:
@@ -188,19 +185,12 @@ def build_inputs(args: argparse.Namespace, tools: dict[str, Path], scratch: Path
 
     if "repo" in wanted:
         root = scratch / "generated-repo"
-        started = time.perf_counter()
-        generated = generate_repo.generate(args.files, args.seed)
-        digest = generate_repo.write(generated, root)
-        facts = {
-            **generate_repo.describe(generated),
-            "seed": args.seed,
-            "sha256": digest,
-            "generate_s": round(time.perf_counter() - started, 2),
-        }
+        facts = generate(root, args.files, args.seed)
+        templates = facts.pop("cloudformation")
         invocations = [
             Invocation(IBP, [ibp, "."], root),
             Invocation(IBP_WARM, [ibp, "."], root, warm=True),
-            Invocation(CFN_LINT, [cfn, *generated.cloudformation], root),
+            Invocation(CFN_LINT, [cfn, *templates], root),
         ]
         if args.skip_checkov_repo:
             notes.append("checkov skipped on the generated repository (--skip-checkov-repo)")
@@ -213,12 +203,12 @@ def build_inputs(args: argparse.Namespace, tools: dict[str, Path], scratch: Path
 
     if "tftree" in wanted:
         root = scratch / "module-tree"
-        tree = generate_repo.generate_module_tree(200, args.seed)
-        digest = generate_repo.write(tree, root)
+        facts = generate(root, 200, args.seed, "--module-tree")
+        del facts["cloudformation"]
         inputs.append(Input("tftree", "(d) a Terraform module tree of 200 .tf files, no Image Builder, KMS or IAM", [
             Invocation(IBP, [ibp, "."], root),
             Invocation(CHECKOV, [ckv, "-d", ".", *CHECKOV_FLAGS], root),
-        ], facts={**generate_repo.describe(tree), "seed": args.seed, "sha256": digest}))  # fmt: skip
+        ], facts=facts))  # fmt: skip
     return inputs
 
 
@@ -392,10 +382,7 @@ def table(inputs: list[Input], summary: dict) -> str:
                 rows.append((item.key, tool, f"0/{s['runs']}", f">{s['wall_at_least_s']:.0f} s", "timeout", "-", "-", "-"))
             else:
                 rows.append((item.key, tool, f"0/{s['runs']}", "FAILED" if s["runs"] else "not run", "-", "-", "-", "-"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i]) for i, cell in enumerate(row)) for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return measure.table(rows, right=set(range(2, len(rows[0]))))
 
 
 def ratio_lines(ratios: dict) -> list[str]:
@@ -521,6 +508,19 @@ def main(argv: list[str] | None = None) -> int:
                 f"{len(disturbed)} run(s) ({', '.join(disturbed[:8])}{', ...' if len(disturbed) > 8 else ''}): "
                 "their wall times may be inflated; CPU times are less affected"
             )
+        every_run = [r for per_tool in raw.values() for runs in per_tool.values() for r in runs]
+        floor = max((r.peak_rss_floor_mb for r in every_run if r.peak_rss_floor_mb is not None), default=None)
+        at_floor = [
+            f"{key}/{tool}"
+            for key, per_tool in raw.items()
+            for tool, runs in per_tool.items()
+            if any(r.ok and r.at_floor for r in runs)
+        ]
+        if at_floor:
+            notes.append(
+                f"peak RSS at its floor, this script's own peak RSS (up to {floor:.0f} MB), in {', '.join(at_floor)}: "
+                "the tool may need less (see measure.py)"
+            )
         profiles = profile(inputs, project, scratch, args.output.parent) if args.profile else {}
     finally:
         if args.keep_repo:
@@ -551,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
             "checkov_flags": CHECKOV_FLAGS,
         },  # fmt: skip
         "first_tf_run": first_tf.as_json(),
+        "peak_rss_floor_mb": floor,
         "inputs": {
             item.key: {
                 "title": item.title,
@@ -578,6 +579,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nMachine: {m['cpu_count']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB, Python {m['python']}")
     print("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     print(f"Rounds: {args.runs} (alternating; peers on the generated repository: {min(args.runs, args.peer_rounds_repo)})")
+    print(f"Peak RSS reads no lower than this script's own peak RSS, at most {floor or 0:.0f} MB here (see measure.py).")
     for item in inputs:
         print(f"  {item.key}: {item.title}; {item.facts.get('files')} files, {item.facts.get('bytes', 0) / 1e6:.2f} MB")
     print("\n" + table(inputs, summary) + "\n")

@@ -14,6 +14,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 CORPUS = REPO.parent / "shared" / "corpus"
+# Every fixture scenario (a folder with an expected.yaml), and the test IDs to parametrize over them with.
+SCENARIOS = sorted(path.parent for path in FIXTURES.rglob("expected.yaml"))
+SCENARIO_IDS = [scenario.relative_to(FIXTURES).as_posix() for scenario in SCENARIOS]
 
 
 @dataclass
@@ -30,6 +33,11 @@ class Run:
     def findings(self) -> list[dict]:
         return self.report["findings"]
 
+    @property
+    def rules(self) -> list[str]:
+        """The rule of every finding, sorted."""
+        return sorted(finding["rule"] for finding in self.findings)
+
 
 def run_cli(*args: str, cwd: Path | str | None = None, timeout: float = 120, env: dict | None = None) -> Run:
     """Run ``ibpolicy-lint`` as a user would (``python -m ibpolicy_lint``), in ``cwd``, with extra ``env``."""
@@ -44,11 +52,6 @@ def run_cli(*args: str, cwd: Path | str | None = None, timeout: float = 120, env
         env=env,
     )
     return Run(completed.returncode, completed.stdout, completed.stderr)
-
-
-@pytest.fixture
-def cli():
-    return run_cli
 
 
 @pytest.fixture(autouse=True, scope="session")

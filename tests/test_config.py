@@ -18,24 +18,20 @@ def project(tmp_path):
     return tmp_path
 
 
-def rules(run) -> list[str]:
-    return sorted(f["rule"] for f in run.findings)
-
-
 def test_no_configuration_reports_everything(project):
-    assert rules(run_cli("--format", "json", cwd=project)) == ["IBP101", "IBP903"]
+    assert run_cli("--format", "json", cwd=project).rules == ["IBP101", "IBP903"]
 
 
 def test_yaml_configuration_select_ignore_and_fail_on(project):
     (project / ".ibpolicy-lint.yaml").write_text("ignore: [IBP9]\nfail-on: never\n")
     run = run_cli("--format", "json", cwd=project)
-    assert rules(run) == ["IBP101"] and run.returncode == 0
+    assert run.rules == ["IBP101"] and run.returncode == 0
     assert run_cli("--format", "json", "--fail-on", "error", cwd=project).returncode == 1  # the command line wins
 
 
 def test_pyproject_table_is_found_upward(project):
     (project / "pyproject.toml").write_text('[project]\nname = "infra"\n\n[tool.ibpolicy-lint]\nselect = ["IBP9"]\n')
-    assert rules(run_cli("--format", "json", ".", cwd=project / "infra")) == ["IBP903"]
+    assert run_cli("--format", "json", ".", cwd=project / "infra").rules == ["IBP903"]
 
 
 def test_exclude_and_per_path_ignores_are_relative_to_the_configuration(project):
@@ -73,12 +69,18 @@ def test_explicit_config_file_must_exist(project):
 
 
 def test_accounts_keep_leading_zero_account_ids(project):
-    (project / ".ibpolicy-lint.yaml").write_text('accounts:\n  "012345670123": {name: octal-trap, paths: ["infra/**"]}\n')
-    assert run_cli("--format", "json", cwd=project).returncode in (0, 1)
+    """An unquoted 012345670123 is octal to YAML 1.1 (1402433619); the account must still be 012345670123."""
+    pipeline = project / "infra" / "pipeline.yaml"
+    text = pipeline.read_text()
+    assert '- "111122223333"' in text
+    pipeline.write_text(text.replace('- "111122223333"', '- "012345670123"'))
+    assert "IBP903" in run_cli("--format", "json", cwd=project).rules  # the target account's sources are not in the scan
+    (project / ".ibpolicy-lint.yaml").write_text('accounts:\n  012345670123: {name: octal-trap, paths: ["infra/**"]}\n')
+    assert "IBP903" not in run_cli("--format", "json", cwd=project).rules
 
 
 def test_a_suppression_is_not_stale_because_its_rule_is_not_selected(project):
     text = (project / "infra" / "pipeline.yaml").read_text()
     text = text.replace("KmsKeyId: alias/aws/ebs", "KmsKeyId: alias/aws/ebs  # ibpolicy-lint: ignore[IBP101] sandbox only")
     (project / "infra" / "pipeline.yaml").write_text(text)
-    assert rules(run_cli("--format", "json", "--select", "IBP001,IBP903", cwd=project)) == ["IBP903"]
+    assert run_cli("--format", "json", "--select", "IBP001,IBP903", cwd=project).rules == ["IBP903"]

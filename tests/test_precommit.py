@@ -7,7 +7,7 @@ Where pre-commit keeps things: ``PRE_COMMIT_HOME`` (and virtualenv's seed-wheel 
 for the whole module, so the hook environment that ``repo:``/``rev:`` configurations use is built once and the
 user's ``~/.cache`` is left alone. ``pre-commit try-repo`` ignores that folder: it always builds into a
 store of its own that it deletes afterwards, so every try-repo call here costs a full environment build, and
-the file makes three of them.
+the file makes two of them.
 
 Which copy of the linter is tested: the repository itself when its work tree is clean (CI's fresh clone),
 otherwise a snapshot commit of the work tree, untracked files included. try-repo's own answer to a dirty
@@ -150,6 +150,8 @@ def test_manifest_is_valid_and_its_pattern_takes_every_template_name(env):
     assert set(hooks) == {"ibpolicy-lint", "ibpolicy-lint-repo"}
     assert all(hook["entry"] == "ibpolicy-lint" and hook["language"] == "python" for hook in hooks.values())
     assert hooks["ibpolicy-lint-repo"]["pass_filenames"] is False and hooks["ibpolicy-lint-repo"]["always_run"] is True
+    # One process for the changed files: parallel batches would repeat a folder's findings and split recipes from distributions.
+    assert hooks["ibpolicy-lint"]["require_serial"] is True
 
     pattern = re.compile(hooks["ibpolicy-lint"]["files"])  # pre-commit applies it with re.search to the path
     templates = ["a.yaml", "infra/a.yml", "a.json", "stack.template", "main.tf", "main.tf.json", "LEGACY.YAML", "x.Template"]
@@ -158,26 +160,29 @@ def test_manifest_is_valid_and_its_pattern_takes_every_template_name(env):
     assert [name for name in others if pattern.search(name)] == []
 
 
-def test_try_repo_changed_files_hook_fails_on_a_managed_key(project, hook_repo, env):
+def hook_output(output: str, hook_id: str) -> str:
+    """What one hook printed: the lines after its ``- hook id:`` line, up to the next hook's status line."""
+    status_line = r"^\S[^\n]*\.{3,}(?:Passed|Failed|\(no files to check\)Skipped)$"
+    found = re.search(rf"^- hook id: {re.escape(hook_id)}$(.*?)(?={status_line}|\Z)", output, flags=re.MULTILINE | re.DOTALL)
+    assert found, f"no output of {hook_id!r} in:\n{output}"
+    return found.group(1)
+
+
+def test_try_repo_both_hooks_fail_on_a_managed_key(project, hook_repo, env):
+    """One try-repo run (an environment build) for both hooks: the changed-files hook gets two non-templates too."""
     git("add", "-A", cwd=project, env=env)
     result = pre_commit(
-        "try-repo", str(hook_repo.path), "ibpolicy-lint", "--files", "pipeline.yaml", "package.json", "component.yml",
-        cwd=project, env=env,
-    )  # fmt: skip
+        "try-repo", str(hook_repo.path), "--files", "pipeline.yaml", "package.json", "component.yml", cwd=project, env=env
+    )
     assert result.returncode == 1, result.output
     assert hook_status(result.output, FAST) == "Failed"
-    assert "pipeline.yaml:16:23: IBP101 error:" in result.output
-    # The two non-templates are silent; the info is IBP903 (the target account's sources are not in the scan).
-    assert "Found 2 findings (1 error, 0 warning, 1 info) in 1 file." in result.output
-    assert "package.json" not in result.output and "component.yml" not in result.output
-
-
-def test_try_repo_whole_repository_hook_fails_on_a_managed_key(project, hook_repo, env):
-    git("add", "-A", cwd=project, env=env)
-    result = pre_commit("try-repo", str(hook_repo.path), "ibpolicy-lint-repo", "--all-files", cwd=project, env=env)
-    assert result.returncode == 1, result.output
     assert hook_status(result.output, WHOLE) == "Failed"
-    assert "pipeline.yaml:16:23: IBP101 error:" in result.output
+    changed, whole = hook_output(result.output, "ibpolicy-lint"), hook_output(result.output, "ibpolicy-lint-repo")
+    assert "pipeline.yaml:16:23: IBP101 error:" in changed
+    assert "pipeline.yaml:16:23: IBP101 error:" in whole
+    # The two non-templates are silent; the info is IBP903 (the target account's sources are not in the scan).
+    assert "Found 2 findings (1 error, 0 warning, 1 info) in 1 file." in changed
+    assert "package.json" not in result.output and "component.yml" not in result.output
 
 
 def test_try_repo_both_hooks_pass_once_the_template_is_fixed(project, hook_repo, env):
