@@ -46,7 +46,7 @@ class Wire:
 class Permissions:
     """A role's identity policies as far as the sources give them."""
 
-    documents: tuple[tuple[Value, str], ...]  # (policy document, where it comes from)
+    documents: tuple[Value, ...]  # policy documents: inline, attached, and customer managed policies
     managed_arns: tuple[Value, ...]  # managed policy ARNs attached in any form
 
 
@@ -149,19 +149,19 @@ class Estate:
         return [role for role in self.all(Role) if role.deployment.account == account]
 
     def role_permissions(self, role: Role) -> Permissions:
-        documents: list[tuple[Value, str]] = [(document, f"an inline policy of {role.name}") for document in role.inline_policies]
+        documents: list[Value] = list(role.inline_policies)
         arns: list[Value] = [arn for _, arn in members(role.managed_policy_arns)]
         for attachment in [*self.all(RolePolicy), *self.all(ManagedPolicy)]:
             if not any(self._names_role(reference, role, attachment.deployment) for _, reference in members(attachment.roles)):
                 continue
             if attachment.document is not None:
-                documents.append((attachment.document, f"{attachment.name}"))
+                documents.append(attachment.document)
             if isinstance(attachment, RolePolicy):
                 arns.extend(arn for _, arn in members(attachment.policy_arns))
         for arn in list(arns):
             policy = self.referenced(arn)
             if isinstance(policy, ManagedPolicy) and policy.document is not None:
-                documents.append((policy.document, policy.name))
+                documents.append(policy.document)
                 arns.remove(arn)
         return Permissions(tuple(documents), tuple(arns))
 

@@ -16,21 +16,20 @@ from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
 
-from .documents import DocumentError, parse_json
+from .documents import DocumentError, json_value
 from .source import Span
 from .values import (
     AccountOf,
     Choice,
     ListValue,
     MapValue,
-    Scalar,
     Symbol,
     Text,
     Unknown,
     Value,
     as_bool,
-    join_parts,
     literal_text,
+    moved,
 )
 
 SLR_PATH = "role/aws-service-role/imagebuilder.amazonaws.com/AWSServiceRoleForImageBuilder"
@@ -44,6 +43,8 @@ SLR_ACTIONS = (
     "kms:ReEncryptFrom",
     "kms:ReEncryptTo",
 )
+# What a target account needs at least on a key the image is encrypted with (IBP202, IBP204).
+TARGET_CORE_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant")
 
 Account = str | Symbol | None  # a literal account ID, the account of a deployment, or unknown
 
@@ -76,7 +77,7 @@ class Tri(Enum):
 
 @dataclass(frozen=True)
 class Principal:
-    kind: str  # "any", "account", "role", "user", "service", "other", "unknown"
+    kind: str  # "any", "account", "role", "user", "service", "non-aws", "other", "unknown"
     account: Account = None
     arn: str | None = None  # the ARN with symbols shown, for roles and users
     shown: str = ""
@@ -144,54 +145,20 @@ def read_policy(value: Value | None, span: Span) -> Policy:
     return Policy(value.span, statements)
 
 
-_PLACEHOLDER = "@@ibp{}@@"
-_PLACEHOLDER_PATTERN = re.compile(r"@@ibp(\d+)@@")
-
-
 def document_value(value: Text) -> Value:
     """A JSON policy string as a value tree, keeping interpolated symbols and positions.
 
-    A multi-line string (a YAML block scalar, a heredoc) starts on the line after its opening; its
-    parts point at their own lines. A one-line string or a file read elsewhere points at the string.
+    A multi-line string (a heredoc) starts on the line after its opening; its parts point at their
+    own lines. A one-line string or a file read elsewhere points at the string. (CloudFormation
+    reads its block scalars itself, where the file's indentation is known.)
     """
-    symbols: list[Symbol] = []
-    pieces: list[str] = []
-    for part in value.parts:
-        if isinstance(part, str):
-            pieces.append(part)
-        else:
-            pieces.append(_PLACEHOLDER.format(len(symbols)))
-            symbols.append(part)
-    source = "".join(pieces)
-    embedded = "\n" in source.strip() and not value.origin
     try:
-        document = parse_json(source.encode("utf-8"), value.span.file)
+        document = json_value(value)
     except DocumentError as error:
         return Unknown(reason=f"the policy is not valid JSON ({error.reason})", span=value.span)
-    return _restore(document.root, symbols, value, embedded)
-
-
-def _restore(item: Value, symbols: list[Symbol], origin: Text, embedded: bool) -> Value:
-    span = item.span.shifted(origin.span.line) if embedded else origin.span
-    if isinstance(item, Text):
-        literal = item.literal or ""
-        if "@@ibp" not in literal:
-            return Text(parts=item.parts, span=span, origin=origin.origin)
-        parts: list = []
-        position = 0
-        for match in _PLACEHOLDER_PATTERN.finditer(literal):
-            parts.append(literal[position : match.start()])
-            parts.append(symbols[int(match.group(1))])
-            position = match.end()
-        parts.append(literal[position:])
-        return Text(parts=join_parts(parts), span=span, origin=origin.origin)
-    if isinstance(item, ListValue):
-        return ListValue(items=tuple(_restore(i, symbols, origin, embedded) for i in item.items), span=span)
-    if isinstance(item, MapValue):
-        entries = {k: _restore(v, symbols, origin, embedded) for k, v in item.entries.items()}
-        key_spans = {k: (s.shifted(origin.span.line) if embedded else origin.span) for k, s in item.key_spans.items()}
-        return MapValue(entries=entries, key_spans=key_spans, span=span)
-    return item
+    if "\n" in value.shape()[0].strip() and not value.origin:
+        return moved(document, value.span.line, 0)
+    return moved(document, 0, 0, value.span)
 
 
 def _statement(item: Value) -> Statement:
@@ -255,8 +222,9 @@ _IAM_ARN = re.compile(r"^arn:[^:]*:(?:iam|sts)::(?P<account>[^:]*):(?P<resource>
 
 def _principal(kind: str, item: Value) -> Principal:
     if kind != "AWS":
+        # A service, a web identity or SAML provider (Federated), an S3 canonical user: never an IAM caller.
         shown = literal_text(item) or (item.shown() if isinstance(item, Text) else "?")
-        return Principal("service" if kind == "Service" else "other", shown=shown)
+        return Principal("service" if kind == "Service" else "non-aws", shown=shown)
     if isinstance(item, Unknown):
         return Principal("unknown", shown="a principal the sources do not give", reason=item.reason)
     if not isinstance(item, Text):
@@ -318,6 +286,8 @@ class Caller:
     # Accounts the caller is known not to be: a target account is not the source account, even
     # when the sources give the target's ID but not the source's (RULES.md section 2).
     other_than: frozenset = frozenset()
+    # The Region of the key use (kms:ViaService is ec2.<region>.amazonaws.com); None: not known.
+    region: str | None = None
 
     def same_account(self, account: Account) -> Tri:
         if account is not None and account in self.other_than:
@@ -357,7 +327,7 @@ def _principal_matches(principal: Principal, caller: Caller) -> tuple[Tri, str]:
             return Tri.NO, ""
         same = _normalise_role(principal.arn) == _normalise_role(caller.role)
         return account & Tri.of(same), ""
-    if principal.kind == "service":
+    if principal.kind in ("service", "non-aws"):
         return Tri.NO, ""
     return Tri.MAYBE, principal.reason or f"{principal.shown} cannot be resolved"
 
@@ -404,7 +374,12 @@ def _condition_holds(test: ConditionTest, caller: Caller) -> tuple[Tri, str]:
     if key == "kms:viaservice":
         if None in values:
             return Tri.MAYBE, f"{test.key} with values the sources do not give"
-        return outcome(Tri.of(any(_glob(value).fullmatch("ec2.us-east-1.amazonaws.com") for value in values)))
+        matched = Tri.NO
+        for value in values:
+            matched = matched | _via_ec2(value, caller.region)
+        if matched is Tri.MAYBE:
+            return Tri.MAYBE, f"{test.key} names EC2 in a Region, and the sources do not say in which Region the key is used"
+        return outcome(matched)
     if key == "kms:grantisforawsresource":
         flag = as_bool(test.values[0]) if test.values else None
         if flag is None:
@@ -424,6 +399,15 @@ def _condition_holds(test: ConditionTest, caller: Caller) -> tuple[Tri, str]:
         expected = [value.lower() for value in values if value is not None]
         return Tri.of("false" in expected if base.startswith("bool") else False), ""
     return Tri.MAYBE, f"the condition {test.operator} {test.key} cannot be decided from the sources"
+
+
+def _via_ec2(pattern: str, region: str | None) -> Tri:
+    """Whether a kms:ViaService pattern matches EC2 in the Region of the call (EBS calls KMS through EC2)."""
+    if region is not None:
+        return Tri.of(_glob(pattern).fullmatch(f"ec2.{region}.amazonaws.com") is not None)
+    if _glob(pattern).fullmatch("ec2.\x00.amazonaws.com") is not None:
+        return Tri.YES  # a wildcard over the Region: every Region matches
+    return Tri.MAYBE if re.fullmatch(r"ec2\.[^.]+\.amazonaws\.com", pattern.strip(), re.I) else Tri.NO
 
 
 def _arn_like(pattern: str, arn: str) -> bool:
@@ -548,12 +532,6 @@ def statement_json(sid: str, principal: str | None, actions: list[str], conditio
     if condition:
         statement["Condition"] = condition
     return json.dumps(statement)
-
-
-def scalar_or_none(value: Value | None) -> object:
-    if isinstance(value, Scalar):
-        return value.value
-    return literal_text(value)
 
 
 # --- AWS managed policies ------------------------------------------------------------------------------

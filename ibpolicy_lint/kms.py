@@ -13,7 +13,7 @@ from enum import Enum
 
 from .estate import Estate
 from .model import Deployment, KeyLookup, KmsAlias, KmsKey, Resource
-from .values import ARN, KEY_ID, Attribute, RegionOf, Symbol, Text, Unknown, Value, is_absent
+from .values import ARN, KEY_ID, Attribute, RegionOf, Symbol, Text, Unknown, Value, is_absent, literal_text
 
 MANAGED_ALIAS_PREFIX = "alias/aws/"
 DEFAULT_EBS_ALIAS = "alias/aws/ebs"
@@ -111,11 +111,11 @@ def _identify_text(value: Text, estate: Estate) -> KeyIdentity | Unresolved:
             if isinstance(key, KmsKey):
                 return KeyIdentity(KeyKind.CUSTOMER, KeyForm.KEY_ARN, shown, value, region, key, key)
         if "\x00" in name:
-            return _unresolved_part(value, symbols) or KeyIdentity(KeyKind.UNKNOWN, KeyForm.KEY_ARN, shown, value, region)
+            return _unresolved_part(value) or KeyIdentity(KeyKind.UNKNOWN, KeyForm.KEY_ARN, shown, value, region)
         return KeyIdentity(KeyKind.UNKNOWN, KeyForm.KEY_ARN, shown, value, region)
     if shape.startswith("alias/"):
         return _alias(shape, KeyForm.ALIAS_NAME, value, shown, None, symbols, estate)
-    unresolved = _unresolved_part(value, symbols)
+    unresolved = _unresolved_part(value)
     if unresolved is not None:
         return unresolved
     form = KeyForm.KEY_ID if _KEY_ID.match(shape) else KeyForm.OTHER
@@ -130,8 +130,8 @@ def _alias(
         return KeyIdentity(KeyKind.AWS_MANAGED, form, shown, value, region)
     if "\x00" in alias and MANAGED_ALIAS_PREFIX.startswith(literal_prefix):
         # The alias name is computed and could still turn out to be alias/aws/...
-        return _unresolved_part(value, symbols) or Unresolved(f"the alias name in {shown} is computed", value)
-    defined = next((a for a in estate.all(KmsAlias) if _literal(a.alias_name) == alias), None)
+        return _unresolved_part(value) or Unresolved(f"the alias name in {shown} is computed", value)
+    defined = next((a for a in estate.all(KmsAlias) if literal_text(a.alias_name) == alias), None)
     key = alias_target(defined, estate) if defined is not None else None
     return KeyIdentity(KeyKind.CUSTOMER, form, shown, value, region, key, defined)
 
@@ -159,10 +159,6 @@ def _only_symbol(segment: str, symbols: list[Symbol]) -> Symbol | None:
     return symbols[int(match.group(1))] if match else None
 
 
-def _unresolved_part(value: Text, symbols: list[Symbol]) -> Unresolved | None:
+def _unresolved_part(value: Text) -> Unresolved | None:
     reason = value.opaque_reason()
     return Unresolved(reason, value) if reason else None
-
-
-def _literal(value: Value | None) -> str | None:
-    return value.literal if isinstance(value, Text) else None

@@ -8,10 +8,10 @@ anything other than the source account: the account the distribution configurati
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from .estate import Wire
 from .kms import Region
 from .model import Deployment, DistributionConfiguration, DistributionEntry
 from .values import AccountOf, RegionOf, Text, Unknown, Value, World, holds, members, select
@@ -95,26 +95,6 @@ def views_of(configuration: DistributionConfiguration, world: World) -> list[Ent
     return [view for entry in configuration.entries if (view := view_entry(entry, configuration, world)) is not None]
 
 
-def entry_inputs(configuration: DistributionConfiguration, entry: DistributionEntry) -> list:
-    """The values whose conditions decide whether an entry exists, what it shares and with whom."""
-    launch = entry.launch_permission
-    return [
-        configuration.condition, entry.condition, entry.region, entry.kms_key_id, entry.target_account_ids,
-        launch.user_ids, launch.user_groups, launch.organization_arns, launch.organizational_unit_arns,
-        *entry.launch_template_accounts,
-    ]  # fmt: skip
-
-
-def wire_inputs(wires: list[Wire] | tuple[Wire, ...]) -> list:
-    """The same for every entry of the distribution configurations that pipelines or images wire a recipe to."""
-    return [
-        item
-        for wire in wires
-        for entry in wire.distribution.entries
-        for item in (wire.condition, *entry_inputs(wire.distribution, entry))
-    ]
-
-
 def _recipient(item: Value, copies: bool, kind: str, source: Deployment) -> Recipient:
     if isinstance(item, Unknown):
         return Recipient(item, copies, kind, Reach.UNKNOWN, _shown(item), reason=item.reason)
@@ -156,11 +136,11 @@ def region_of(value: Value | None) -> Region:
     return None
 
 
-def regions_differ(first: Region, second: Region, away_from_build: frozenset[str] = frozenset()) -> bool | None:
+def regions_differ(first: Region, second: Region, apart: Mapping[RegionOf, frozenset[str]] | None = None) -> bool | None:
     """True when the Regions certainly differ, False when certainly the same, None when unknown.
 
-    ``away_from_build`` lists literal Regions known to differ from the build Region (the other
-    entries of a distribution configuration that has an entry in the build Region).
+    ``apart`` lists, for the Region of a deployment, literal Regions known to differ from it
+    (``regions_away_from_build``); a deployment's Region and a literal are otherwise not compared.
     """
     if first is None or second is None:
         return None
@@ -168,15 +148,20 @@ def regions_differ(first: Region, second: Region, away_from_build: frozenset[str
         return first != second
     if isinstance(first, RegionOf) and isinstance(second, RegionOf):
         return False if first == second else None
-    literal = first if isinstance(first, str) else second
-    return True if literal in away_from_build else None
+    symbol, literal = (first, second) if isinstance(first, RegionOf) else (second, first)
+    known_apart = apart.get(symbol, frozenset()) if apart else frozenset()  # type: ignore[arg-type]
+    return True if literal in known_apart else None
 
 
-def regions_away_from_build(views: list[EntryView]) -> frozenset[str]:
-    """Literal Regions of a configuration's entries when another entry is in the build Region."""
-    if not any(isinstance(view.region, RegionOf) and view.region.deployment == view.source.key for view in views):
-        return frozenset()
-    return frozenset(view.region for view in views if isinstance(view.region, str))
+def regions_away_from_build(views: list[EntryView]) -> dict[RegionOf, frozenset[str]]:
+    """The literal Regions of a configuration's entries, as apart from the build Region, when another
+    entry is in the build Region (a distribution configuration has one entry per Region)."""
+    found: dict[RegionOf, frozenset[str]] = {}
+    literals = frozenset(view.region for view in views if isinstance(view.region, str))
+    for view in views:
+        if isinstance(view.region, RegionOf) and view.region.deployment == view.source.key:
+            found[view.region] = literals
+    return found
 
 
 def describe_recipients(recipients: list[Recipient], verbs: bool = True) -> str:

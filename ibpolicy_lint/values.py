@@ -5,9 +5,11 @@ reason (``Unknown``), or a *choice* between branches of a named decision (``Choi
 condition, a Terraform conditional). Text may hold symbols for parts whose characters the sources do
 not give but whose meaning they do: the source account, the build Region, a resource's ARN.
 
-Checks never look at choices directly: they enumerate *worlds* (one outcome per decision) and
-``select`` each value in each world, so every branch is evaluated and a finding can name the
-decision it rests on.
+Checks never look at choices directly: they ``select`` each value in a *world* (one outcome per
+decision) and ask ``holds`` whether a resource exists there, so every branch is evaluated and a
+finding can name the decision it rests on. The worlds a check is judged in (``verdicts.judge``) are
+those of the decisions it consults, which an ``Exploring`` world notes as ``select`` and ``holds``
+ask it.
 """
 
 from __future__ import annotations
@@ -285,7 +287,16 @@ def _alternatives(value: Value, assumption: Assumption) -> list[tuple[Assumption
 
 
 def decisions_in(*items: Value | Assumption | None) -> dict[str, tuple[str, ...]]:
-    """Every decision (and its outcomes) that the given values or assumptions depend on."""
+    """Every decision (and its outcomes) that the given values or assumptions depend on.
+
+    A decision seen with one outcome only (a resource's condition, a ``count`` the sources do
+    not give) also gets the outcome where that one does not hold (``completed``).
+    """
+    return completed(_outcomes_in(items))
+
+
+def _outcomes_in(items: Iterable[Value | Assumption | None]) -> dict[str, list[str]]:
+    """The outcomes the values and assumptions name for each decision, in the order they name them."""
     found: dict[str, list[str]] = {}
 
     def note(subject: str, outcome: str) -> None:
@@ -307,10 +318,26 @@ def decisions_in(*items: Value | Assumption | None) -> dict[str, tuple[str, ...]
             stack.extend(item.items)
         elif isinstance(item, MapValue):
             stack.extend(item.entries.values())
-    for outcomes in found.values():
-        if len(outcomes) == 1 and outcomes[0] in ("true", "false"):
-            outcomes.append("false" if outcomes[0] == "true" else "true")
-    return {subject: tuple(outcomes) for subject, outcomes in sorted(found.items())}
+    return found
+
+
+def completed(decisions: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
+    """Decisions sorted by subject, each seen with one outcome only given the one where it does not hold."""
+    found: dict[str, tuple[str, ...]] = {}
+    for subject in sorted(decisions):
+        outcomes = tuple(decisions[subject])
+        if outcomes:
+            found[subject] = (*outcomes, opposite(outcomes[0])) if len(outcomes) == 1 else outcomes
+    return found
+
+
+def opposite(outcome: str) -> str:
+    """The outcome where ``outcome`` does not hold: true/false, "not 0"/"0", else "other"."""
+    if outcome in ("true", "false"):
+        return "false" if outcome == "true" else "true"
+    if outcome.startswith("not "):
+        return outcome.removeprefix("not ")
+    return "other"
 
 
 def worlds(decisions: Mapping[str, tuple[str, ...]]) -> list[dict[str, str]]:
@@ -323,6 +350,65 @@ def worlds(decisions: Mapping[str, tuple[str, ...]]) -> list[dict[str, str]]:
         subjects.append(subject)
         count *= len(outcomes)
     return [dict(zip(subjects, combo, strict=True)) for combo in product(*(decisions[s] for s in subjects))]
+
+
+class Exploring(Mapping[str, str]):
+    """A world that notes what it is asked: ``judge`` learns from it which decisions a check consults.
+
+    ``asked`` holds every decision ``holds`` or ``select`` consulted, in the order first asked, and
+    the outcome this world takes (None: it takes none); ``seen`` every outcome met for those
+    decisions and, for a choice the world takes no outcome for, for the decisions nested in its
+    branches.
+    """
+
+    __slots__ = ("_taken", "_met", "asked", "seen")
+
+    def __init__(self, taken: Mapping[str, str], met: dict[tuple[int, bool], Choice] | None = None) -> None:
+        self._taken = dict(taken)
+        # The choices already noted, by identity and whether this world took an outcome for them; shared
+        # by the worlds of one judgement, which learns every note. Holding the choices keeps identities unique.
+        self._met: dict[tuple[int, bool], Choice] = {} if met is None else met
+        self.asked: dict[str, str | None] = {}
+        self.seen: dict[str, list[str]] = {}
+
+    def __getitem__(self, subject: str) -> str:
+        return self._taken[subject]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._taken)
+
+    def __len__(self) -> int:
+        return len(self._taken)
+
+    def holds(self, assumption: Assumption) -> bool:
+        for subject, outcome in assumption:
+            taken = self._ask(subject)
+            seen = self.seen[subject]
+            if outcome not in seen:
+                seen.append(outcome)
+            if taken is not None and taken != outcome:
+                return False
+        return True
+
+    def choose(self, choice: Choice) -> str | None:
+        taken = self._ask(choice.subject)
+        met = (id(choice), taken is None)
+        if met not in self._met:
+            self._met[met] = choice
+            self.note(_outcomes_in([choice]) if taken is None else {choice.subject: [o for o, _ in choice.branches]})
+        return taken
+
+    def _ask(self, subject: str) -> str | None:
+        taken = self._taken.get(subject)
+        if subject not in self.asked:
+            self.asked[subject] = taken
+            self.seen.setdefault(subject, [])
+        return taken
+
+    def note(self, decisions: Mapping[str, Iterable[str]]) -> None:
+        for subject, outcomes in decisions.items():
+            seen = self.seen.setdefault(subject, [])
+            seen.extend(outcome for outcome in outcomes if outcome not in seen)
 
 
 def choice_over(decisions: Mapping[str, tuple[str, ...]], compute, span: Span, world: dict[str, str] | None = None) -> Value:
@@ -343,6 +429,9 @@ def choice_over(decisions: Mapping[str, tuple[str, ...]], compute, span: Span, w
 
 
 def holds(assumption: Assumption, world: World) -> bool:
+    """Whether the world takes every outcome of the assumption (a decision it does not take counts as taken)."""
+    if type(world) is Exploring:
+        return world.holds(assumption)
     return all(world.get(subject, outcome) == outcome for subject, outcome in assumption)
 
 
@@ -351,7 +440,7 @@ def select(value: Value | None, world: World) -> Value | None:
     if value is None:
         return None
     if isinstance(value, Choice):
-        outcome = world.get(value.subject)
+        outcome = world.choose(value) if type(world) is Exploring else world.get(value.subject)
         if outcome is None:
             return Unknown(reason=f"too many combinations to follow {value.subject}", span=value.span)
         for branch_outcome, branch in value.branches:
@@ -420,7 +509,8 @@ def through_choices(values: list[Value], compute, span: Span) -> Value:
     Used to push functions through choices in their arguments: ``Fn::Join`` over a list holding
     an ``Fn::If``, a Terraform template interpolating a conditional.
     """
-    decisions = decisions_in(*values)
+    # Only the outcomes the choices list: a branch none of them has would select nothing.
+    decisions = {subject: tuple(outcomes) for subject, outcomes in sorted(_outcomes_in(values).items())}
     if not decisions:
         return compute(values)
     count = 1

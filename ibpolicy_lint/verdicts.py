@@ -1,9 +1,13 @@
-"""Deciding a check over every branch of the conditions its inputs depend on.
+"""Deciding a check over every branch of the conditions it consults.
 
 A check states, for one world, whether its rule is violated (with the details for the message),
 cannot be decided (with what to verify), or holds. ``judge`` runs it in every world and says
 whether the violation is certain, conditional (the severity drops one level and the message
 names the condition), or only possibly there (an info finding).
+
+Which decisions matter is learnt, not listed: the check reads the sources through ``select`` and
+``holds``, the world notes each decision they consult, and ``judge`` widens its worlds to those
+decisions until the check consults none it has not enumerated (at most MAX_WORLDS worlds).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from .findings import Severity
-from .values import Assumption, Value, World, common_conditions, decisions_in, describe_world, worlds
+from .values import Exploring, World, common_conditions, completed, describe_world, worlds
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -60,13 +64,85 @@ class Verdict(Generic[T, U]):
         return self.violated[0][1]
 
 
-def judge(inputs: list[Value | Assumption | None], decide: Callable[[World], Outcome]) -> Verdict:
-    every = worlds(decisions_in(*inputs))
+def judge(decide: Callable[[World], Outcome]) -> Verdict:
+    """``decide`` in every world of the decisions it consults."""
+    known: dict[str, list[str]] = {}
+    met: dict = {}  # the choices the worlds have noted (Exploring)
+    runs = _Runs()
+    while True:
+        every = worlds(completed(known))
+        outcomes: list[Outcome] = []
+        widened = False
+        for taken in every:
+            found, outcome = runs.recall(taken)
+            if not found:
+                world = Exploring(taken, met)
+                outcome = decide(world)
+                runs.store(world.asked, outcome)
+                widened = _learn(known, world.seen) or widened
+            outcomes.append(outcome)
+        if not widened:
+            break
     verdict: Verdict = Verdict(every_world=every)
-    for world in every:
-        outcome = decide(world)
+    for world, outcome in zip(every, outcomes, strict=True):
         if isinstance(outcome, Violated):
             verdict.violated.append((world, outcome.detail))
         elif isinstance(outcome, Undecided):
             verdict.undecided.append((world, outcome.detail))
     return verdict
+
+
+class _Runs:
+    """The outcomes of earlier runs, as the tree of the decisions each consulted in turn.
+
+    A check is a pure function of the outcomes it consults: the first decision it consults is
+    always the same, the next depends only on that one's outcome, and so on. A world that takes
+    the outcomes an earlier run consulted gets that run's outcome without running the check.
+    """
+
+    def __init__(self) -> None:
+        self._root: _Ask | _Leaf | None = None
+
+    def recall(self, taken: dict[str, str]) -> tuple[bool, Outcome]:
+        node = self._root
+        while isinstance(node, _Ask):
+            node = node.answers.get(taken.get(node.subject))
+        return (True, node.outcome) if isinstance(node, _Leaf) else (False, None)
+
+    def store(self, asked: dict[str, str | None], outcome: Outcome) -> None:
+        leaf = _Leaf(outcome)
+        if not asked:
+            self._root = self._root or leaf
+            return
+        items = list(asked.items())
+        if self._root is None:
+            self._root = _Ask(items[0][0], {})
+        node = self._root
+        for position, (subject, answer) in enumerate(items):
+            if not isinstance(node, _Ask) or node.subject != subject:
+                return  # not the path an earlier run took: remember nothing rather than guess
+            following = _Ask(items[position + 1][0], {}) if position + 1 < len(items) else leaf
+            node = node.answers.setdefault(answer, following)
+
+
+@dataclass
+class _Ask:
+    subject: str
+    answers: dict[str | None, _Ask | _Leaf]
+
+
+@dataclass
+class _Leaf:
+    outcome: Outcome
+
+
+def _learn(known: dict[str, list[str]], seen: dict[str, list[str]]) -> bool:
+    """Add what a run met to the known decisions; True when something was new."""
+    new = False
+    for subject, outcomes in seen.items():
+        noted = known.setdefault(subject, [])
+        for outcome in outcomes:
+            if outcome not in noted:
+                noted.append(outcome)
+                new = True
+    return new

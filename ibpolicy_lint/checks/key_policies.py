@@ -16,6 +16,7 @@ from ..findings import Finding, Severity
 from ..iam import (
     SLR_ACTIONS,
     SLR_PATH,
+    TARGET_CORE_ACTIONS,
     Account,
     Answer,
     Caller,
@@ -33,16 +34,15 @@ from ..iam import (
 )
 from ..kms import KeyIdentity, identify_key
 from ..model import DistributionConfiguration, DistributionEntry, ImageRecipe, KmsGrant, KmsKey
-from ..sharing import Recipient, entry_inputs, view_entry, views_of, wire_inputs
-from ..values import Assumption, Text, Value, World, holds, literal_text, members, select
+from ..sharing import EntryView, Recipient, view_entry, views_of
+from ..values import Assumption, Text, Unknown, Value, World, holds, literal_text, members, select
 from ..verdicts import Undecided, Verdict, Violated, judge
 from . import emits
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
 # What a target account needs on a key to copy or launch the image (RULES.md, IBP202).
-CORE_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant")
-TARGET_ACTIONS = (*CORE_ACTIONS, "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKeyWithoutPlaintext")
+TARGET_ACTIONS = (*TARGET_CORE_ACTIONS, "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKeyWithoutPlaintext")
 SUGGESTED_TARGET_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
 
 
@@ -55,7 +55,6 @@ class Site:
 
     value: Value
     condition: Assumption
-    inputs: tuple
     recipe: ImageRecipe | None = None
     wires: tuple[Wire, ...] = ()
     configuration: DistributionConfiguration | None = None
@@ -72,6 +71,7 @@ class KeyUse:
     source_name: str
     recipients: tuple[Recipient, ...]  # other accounts only
     distribution_key: bool  # named by the distribution entry (not a recipe volume)
+    region: str | None  # where the key is used (kms:ViaService), when the sources say
 
 
 def _sites_by_key(estate: Estate) -> dict[str, list[Site]]:
@@ -91,17 +91,10 @@ def _sites_by_key(estate: Estate) -> dict[str, list[Site]]:
         if not wires:
             continue
         for volume in recipe.volumes:
-            inputs = (recipe.condition, volume.condition, volume.kms_key_id, *wire_inputs(wires))
-            note(
-                volume.kms_key_id,
-                Site(volume.kms_key_id, recipe.condition | volume.condition, inputs, recipe=recipe, wires=wires),
-            )
+            note(volume.kms_key_id, Site(volume.kms_key_id, recipe.condition | volume.condition, recipe=recipe, wires=wires))
     for configuration in estate.all(DistributionConfiguration):
         for entry in configuration.entries:
-            inputs = tuple(entry_inputs(configuration, entry))
-            site = Site(
-                entry.kms_key_id, configuration.condition | entry.condition, inputs, configuration=configuration, entry=entry
-            )
+            site = Site(entry.kms_key_id, configuration.condition | entry.condition, configuration=configuration, entry=entry)
             note(entry.kms_key_id, site)
     return sites
 
@@ -126,8 +119,24 @@ def _uses(key: KmsKey, sites: list[Site], world: World, estate: Estate) -> list[
             others = tuple(view.others())
             if others:
                 source = view.source.account_reference()
-                found.append(KeyUse(key, identity, source, view.configuration.name, others, site.entry is not None))
+                region = _region_of_use(key, site, view)
+                found.append(KeyUse(key, identity, source, view.configuration.name, others, site.entry is not None, region))
     return found
+
+
+def _region_of_use(key: KmsKey, site: Site, view: EntryView) -> str | None:
+    """The Region KMS is called in: the key's own, else the entry's (a distribution key must be
+    there, IBP106) or the build Region (a recipe key)."""
+    if key.deployment.region:
+        return key.deployment.region
+    if site.entry is not None:
+        return view.region if isinstance(view.region, str) else None
+    return site.recipe.deployment.region if site.recipe is not None else None
+
+
+def _common_region(uses: list[KeyUse]) -> str | None:
+    regions = {use.region for use in uses}
+    return regions.pop() if len(regions) == 1 else None
 
 
 def _key_policy(key: KmsKey, world: World) -> Policy:
@@ -155,35 +164,67 @@ def _policy_span(key: KmsKey):
     return key.policy.span if key.policy is not None else key.span
 
 
-def _checked_keys(estate: Estate) -> Iterator[tuple[KmsKey, list[Site], list]]:
+def _checked_keys(estate: Estate) -> Iterator[tuple[KmsKey, list[Site]]]:
     sites_by_key = _sites_by_key(estate)
     for key in estate.all(KmsKey):
         sites = sites_by_key.get(key.key)
         if sites:
-            inputs = [key.condition, key.policy, *[item for site in sites for item in site.inputs]]
-            yield key, sites, inputs
+            yield key, sites
 
 
 def _grants_for(key: KmsKey, estate: Estate, world: World) -> list[KmsGrant]:
     found = []
     for grant in estate.all(KmsGrant):
-        if not holds(grant.condition, world):
-            continue
-        target = estate.referenced(select(grant.key_reference, world))
-        if target is key:
+        if not any(estate.referenced(reference) is key for _, reference in members(grant.key_reference)):
+            continue  # a grant on another key in every branch
+        if holds(grant.condition, world) and estate.referenced(select(grant.key_reference, world)) is key:
             found.append(grant)
     return found
 
 
-def _granted_to_slr(grants: list[KmsGrant], world: World) -> set[str]:
-    """Operations that grants give the service-linked role (``aws_kms_grant``)."""
+@dataclass(frozen=True)
+class SlrGrants:
+    """What ``aws_kms_grant`` resources give the service-linked role, as far as the sources tell."""
+
+    operations: frozenset[str]
+    unsure: str = ""  # why a grant may give more than ``operations``
+
+
+def _granted_to_slr(grants: list[KmsGrant], world: World) -> SlrGrants:
+    """Operations that grants give the service-linked role, matched on the literal grantee ARN."""
     granted: set[str] = set()
+    unsure = ""
     for grant in grants:
         grantee = select(grant.grantee, world)
-        shown = grantee.shown() if isinstance(grantee, Text) else ""
-        if shown.endswith(SLR_PATH):
-            granted.update(f"kms:{literal_text(op)}" for _, op in members(select(grant.operations, world)) if literal_text(op))
-    return granted
+        to_slr = _names_slr(grantee)
+        if to_slr is False:
+            continue
+        for _, operation in members(select(grant.operations, world)):
+            name = literal_text(operation)
+            if name is None:
+                unsure = unsure or f"{grant.name} grants operations the sources do not give"
+            elif to_slr:
+                granted.add(f"kms:{name}")
+        if to_slr is None:
+            unsure = unsure or f"{grant.name} grants to {_grantee_shown(grantee)}, which may be the service-linked role"
+    return SlrGrants(frozenset(granted), unsure)
+
+
+def _names_slr(grantee: Value | None) -> bool | None:
+    """Whether a grantee is the service-linked role: its literal ARN ends with the role's path; None: computed."""
+    if not isinstance(grantee, Text):
+        return None
+    shape = grantee.shape()[0]
+    if shape.endswith(":" + SLR_PATH):
+        return True
+    resource = shape.rsplit(":", 1)[-1]
+    return None if "\x00" in resource else False
+
+
+def _grantee_shown(grantee: Value | None) -> str:
+    if isinstance(grantee, Unknown):
+        return f"a value the sources do not give ({grantee.reason})"
+    return grantee.shown() if isinstance(grantee, Text) else "a value the sources do not give"
 
 
 # --- IBP201: the service-linked role -----------------------------------------------------------------------
@@ -191,7 +232,7 @@ def _granted_to_slr(grants: list[KmsGrant], world: World) -> set[str]:
 
 @emits("IBP201")
 def service_linked_role_shut_out(estate: Estate) -> Iterator[Finding]:
-    for key, sites, inputs in _checked_keys(estate):
+    for key, sites in _checked_keys(estate):
 
         def decide_world(world: World):
             uses = [use for use in _uses(key, sites, world, estate) if _source_owned(key, use)]
@@ -202,11 +243,13 @@ def service_linked_role_shut_out(estate: Estate) -> Iterator[Finding]:
                 return None
             source = uses[0].source
             caller = _service_linked_role(source, uses)
-            granted = _granted_to_slr(_grants_for(key, estate, world), world)
-            decisions = {action: decide(policy, caller, action) for action in SLR_ACTIONS if action not in granted}
+            grants = _granted_to_slr(_grants_for(key, estate, world), world)
+            decisions = {action: decide(policy, caller, action) for action in SLR_ACTIONS if action not in grants.operations}
             missing = [a for a, d in decisions.items() if d.answer is Answer.NOT_ALLOWED]
             unsure = [a for a, d in decisions.items() if d.answer is Answer.CANNOT_TELL]
             shares = any(not recipient.copies for use in uses for recipient in use.recipients)
+            if missing and grants.unsure:
+                return Undecided(([*unsure, *missing], grants.unsure, policy))
             if missing:
                 return Violated((missing, source, shares, _narrow_root_statement(policy, caller), policy))
             if unsure:
@@ -214,7 +257,7 @@ def service_linked_role_shut_out(estate: Estate) -> Iterator[Finding]:
                 return Undecided((unsure, reason, policy))
             return None
 
-        verdict = judge(inputs, decide_world)
+        verdict = judge(decide_world)
         if verdict.violated:
             missing, source, shares, narrow, policy = verdict.first()
             span = narrow.span if narrow is not None else _policy_span(key)
@@ -248,7 +291,7 @@ def service_linked_role_shut_out(estate: Estate) -> Iterator[Finding]:
 
 def _narrow_root_statement(policy: Policy, slr: Caller) -> Statement | None:
     """An Allow for the source account's root that covers some, but not all, of the seven actions."""
-    root = Caller(slr.account, "the source account", other_than=slr.other_than)
+    root = Caller(slr.account, "the source account", other_than=slr.other_than, region=slr.region)
     for statement in policy.statements:
         if statement.effect != "Allow" or not statement.principals:
             continue
@@ -266,38 +309,33 @@ def _narrow_root_statement(policy: Policy, slr: Caller) -> Statement | None:
 
 @emits("IBP202")
 def target_account_shut_out(estate: Estate) -> Iterator[Finding]:
-    for key, sites, inputs in _checked_keys(estate):
-        accounts = sorted(
-            {
-                recipient.account
-                for world in _some_worlds(inputs)
-                for use in _uses(key, sites, world, estate)
-                for recipient in use.recipients
-                if recipient.account is not None
-            }
-        )
-        for account in accounts:
-            yield from _target_account_finding(key, sites, inputs, account, estate)
+    for key, sites in _checked_keys(estate):
+        for account in _target_accounts(key, sites, estate):
+            yield from _target_account_finding(key, sites, account, estate)
+
+
+def _target_accounts(key: KmsKey, sites: list[Site], estate: Estate) -> list[str]:
+    """Every account that some branch of the sources gives an image encrypted with the key to."""
+
+    def accounts_in(world: World):
+        accounts = {r.account for use in _uses(key, sites, world, estate) for r in use.recipients if r.account is not None}
+        return Violated(accounts) if accounts else None
+
+    return sorted({account for _, accounts in judge(accounts_in).violated for account in accounts})
 
 
 def _service_linked_role(source: Account, uses: list[KeyUse]) -> Caller:
     """The Image Builder service-linked role of the source account, which is none of the target accounts."""
     targets = frozenset(r.account for use in uses for r in use.recipients if r.account is not None)
-    return Caller(source, "the Image Builder service-linked role", role=SLR_PATH, other_than=targets)
+    return Caller(source, "the Image Builder service-linked role", role=SLR_PATH, other_than=targets, region=_common_region(uses))
 
 
 def _target_caller(account: str, uses: list[KeyUse]) -> Caller:
     """Any principal of a target account, which is not the source account (it receives the image)."""
-    return Caller(account, f"account {account}", other_than=frozenset(use.source for use in uses))
+    return Caller(account, f"account {account}", other_than=frozenset(use.source for use in uses), region=_common_region(uses))
 
 
-def _some_worlds(inputs: list) -> list[dict[str, str]]:
-    from ..values import decisions_in, worlds
-
-    return worlds(decisions_in(*inputs))
-
-
-def _target_account_finding(key: KmsKey, sites: list[Site], inputs: list, account: str, estate: Estate) -> Iterator[Finding]:
+def _target_account_finding(key: KmsKey, sites: list[Site], account: str, estate: Estate) -> Iterator[Finding]:
     def decide_world(world: World):
         uses = [use for use in _uses(key, sites, world, estate) if any(r.account == account for r in use.recipients)]
         if not uses or _owned_by(key, account) is Tri.YES:
@@ -315,9 +353,9 @@ def _target_account_finding(key: KmsKey, sites: list[Site], inputs: list, accoun
         ]
         copies = any(r.copies for use in uses for r in use.recipients if r.account == account)
         shares = any(not r.copies for use in uses for r in use.recipients if r.account == account)
-        core_missing = [a for a in CORE_ACTIONS if a in missing]
+        core_missing = [a for a in TARGET_CORE_ACTIONS if a in missing]
         severity = None
-        if copies and len(core_missing) == len(CORE_ACTIONS):
+        if copies and len(core_missing) == len(TARGET_CORE_ACTIONS):
             severity = ERROR
         elif copies and missing:
             severity = WARNING
@@ -325,11 +363,11 @@ def _target_account_finding(key: KmsKey, sites: list[Site], inputs: list, accoun
             severity = severity or WARNING
         if severity is not None:
             return Violated((severity, missing, copies, shares, policy, uses[0].source_name))
-        if unsure and not allowed >= set(CORE_ACTIONS):
+        if unsure and not allowed >= set(TARGET_CORE_ACTIONS):
             return Undecided(unsure[0].reasons[0] if unsure[0].reasons else "a statement cannot be decided")
         return None
 
-    verdict: Verdict = judge(inputs, decide_world)
+    verdict: Verdict = judge(decide_world)
     if verdict.violated:
         severity, missing, copies, shares, policy, configuration = max((d for _, d in verdict.violated), key=lambda d: d[0])
         if not verdict.certain:
@@ -355,7 +393,7 @@ def _target_account_finding(key: KmsKey, sites: list[Site], inputs: list, accoun
             "IBP202",
             INFO,
             f"Cannot tell whether the key policy of {key.name} lets account {account} use the key: {reason}. Verify that "
-            f"account {account} is allowed {', '.join(CORE_ACTIONS)}.",
+            f"account {account} is allowed {', '.join(TARGET_CORE_ACTIONS)}.",
             _policy_span(key),
             key.name,
         )
@@ -364,7 +402,7 @@ def _target_account_finding(key: KmsKey, sites: list[Site], inputs: list, accoun
 @emits("IBP203")
 def source_account_shut_out(estate: Estate) -> Iterator[Finding]:
     """A distribution key owned by the target account must admit the source account."""
-    for key, sites, inputs in _checked_keys(estate):
+    for key, sites in _checked_keys(estate):
 
         def decide_world(world: World):
             for use in _uses(key, sites, world, estate):
@@ -375,13 +413,13 @@ def source_account_shut_out(estate: Estate) -> Iterator[Finding]:
                 if policy.unknown:
                     return None
                 targets = frozenset(owner.account for owner in owners)
-                caller = Caller(use.source, "the source account", other_than=targets)
+                caller = Caller(use.source, "the source account", other_than=targets, region=use.region)
                 decisions = [decide(policy, caller, action) for action in SLR_ACTIONS]
                 if all(d.answer is Answer.NOT_ALLOWED for d in decisions):
                     return Violated((owners[0].account, use.source))
             return None
 
-        verdict = judge(inputs, decide_world)
+        verdict = judge(decide_world)
         if verdict.violated:
             owner, source = verdict.first()
             yield Finding(
@@ -402,7 +440,7 @@ def source_account_shut_out(estate: Estate) -> Iterator[Finding]:
 @emits("IBP206")
 def deny_blocks_distribution(estate: Estate) -> Iterator[Finding]:
     reported: set[tuple] = set()
-    for key, sites, inputs in _checked_keys(estate):
+    for key, sites in _checked_keys(estate):
 
         def decide_world(world: World):
             found = []
@@ -417,26 +455,31 @@ def deny_blocks_distribution(estate: Estate) -> Iterator[Finding]:
                         found.append((statement, caller, action))
             return Violated(found) if found else None
 
-        verdict = judge(inputs, decide_world)
-        for _, found in verdict.violated:
-            by_statement: dict = {}
+        verdict = judge(decide_world)
+        # Each Deny statement and whom it blocks is judged on its own: the worlds in which it blocks.
+        groups: dict[tuple, Verdict] = {}
+        for world, found in verdict.violated:
+            blocked: dict[tuple, tuple[Statement, list[str]]] = {}
             for statement, caller, action in found:
-                by_statement.setdefault((statement.span, caller.description), (statement, []))[1].append(action)
-            for (span, who), (statement, actions) in by_statement.items():
-                if (key.key, span, who) in reported:
-                    continue
-                reported.add((key.key, span, who))
-                severity = (WARNING if statement.conditioned else ERROR) if verdict.certain else WARNING
-                yield Finding(
-                    "IBP206",
-                    severity,
-                    f"A Deny statement in the key policy of {key.name} blocks {who} from {', '.join(sorted(set(actions)))}"
-                    f"{' under its condition' if statement.conditioned else ''}{verdict.condition()}: an explicit Deny wins "
-                    "over every Allow.",
-                    span,
-                    key.name,
-                    fix=f"Narrow the Deny so it excludes {who} (a condition on kms:CallerAccount or aws:PrincipalArn).",
-                )
+                blocked.setdefault((statement.span, caller.description), (statement, []))[1].append(action)
+            for group, detail in blocked.items():
+                groups.setdefault(group, Verdict(every_world=verdict.every_world)).violated.append((world, detail))
+        for (span, who), group in groups.items():
+            if (key.key, span, who) in reported:
+                continue
+            reported.add((key.key, span, who))
+            statement = group.first()[0]
+            actions = sorted({action for _, (_, acts) in group.violated for action in acts})
+            yield Finding(
+                "IBP206",
+                group.severity(WARNING if statement.conditioned else ERROR),
+                f"A Deny statement in the key policy of {key.name} blocks {who} from {', '.join(actions)}"
+                f"{' under its condition' if statement.conditioned else ''}{group.condition()}: an explicit Deny wins "
+                "over every Allow.",
+                span,
+                key.name,
+                fix=f"Narrow the Deny so it excludes {who} (a condition on kms:CallerAccount or aws:PrincipalArn).",
+            )
 
 
 def _needed(key: KmsKey, uses: list[KeyUse]) -> list[tuple[Caller, tuple[str, ...]]]:
@@ -447,7 +490,7 @@ def _needed(key: KmsKey, uses: list[KeyUse]) -> list[tuple[Caller, tuple[str, ..
             needed.append((_service_linked_role(use.source, [use]), SLR_ACTIONS))
         for recipient in use.recipients:
             if recipient.account is not None and _owned_by(key, recipient.account) is not Tri.YES:
-                needed.append((_target_caller(recipient.account, [use]), CORE_ACTIONS))
+                needed.append((_target_caller(recipient.account, [use]), TARGET_CORE_ACTIONS))
     unique: dict[str, tuple[Caller, tuple[str, ...]]] = {}
     for caller, actions in needed:
         unique.setdefault(caller.description, (caller, actions))

@@ -24,15 +24,13 @@ from ..sharing import (
     EntryView,
     Recipient,
     describe_recipients,
-    entry_inputs,
     region_of,
     regions_away_from_build,
     regions_differ,
     view_entry,
     views_of,
-    wire_inputs,
 )
-from ..values import Choice, RegionOf, Text, Unknown, Value, World, as_bool, holds, is_absent, select
+from ..values import Assumption, Choice, RegionOf, Text, Unknown, Value, World, as_bool, holds, is_absent, select
 from ..verdicts import Undecided, Verdict, Violated, judge
 from . import emits
 
@@ -94,10 +92,6 @@ def _entries(estate: Estate) -> Iterator[tuple[DistributionConfiguration, Distri
             yield configuration, entry
 
 
-def _volume_inputs(recipe: ImageRecipe, volume: Volume) -> list:
-    return [recipe.condition, volume.condition, volume.encrypted, volume.kms_key_id]
-
-
 def _volume_exists(recipe: ImageRecipe, volume: Volume, world: World) -> bool:
     return holds(recipe.condition | volume.condition, world)
 
@@ -124,33 +118,37 @@ def _exposure(key_value: Value | None, views: list[EntryView], estate: Estate, r
     if identity is None:
         return None
     others = _others(views)
-    if isinstance(identity, Unresolved):
-        if not others:
-            return None
-        return Undecided(
-            Doubt(
-                identity.value,
-                f"its KMS key cannot be resolved ({identity.reason}), and the image goes to "
-                f"{describe_recipients(others, verbs=False)}",
-                f"If it is an AWS managed key such as {DEFAULT_EBS_ALIAS}, the distribution fails ({rule}): "
-                "verify that it is a customer managed key.",
-            )
-        )
-    if identity.kind is KeyKind.AWS_MANAGED:
+    doubt = _key_doubt(identity, others, rule, "its KMS key")
+    if doubt is not None:
+        return Undecided(doubt)
+    if isinstance(identity, KeyIdentity) and identity.kind is KeyKind.AWS_MANAGED:
         if others:
             cross = [view.configuration.name for view in views if view.is_cross_account]
             return Violated(Exposure(identity, others, cross))
         unknown = _undetermined(views)
         if unknown:
             return Undecided(_unknown_recipient(unknown[0], f"the AWS managed key {identity.shown}", rule))
-    if identity.kind is KeyKind.UNKNOWN and others:
-        return Undecided(
-            Doubt(
-                identity.value,
-                f"its KMS key {identity.shown} is not defined in the scanned sources, so its kind is unknown, and the "
-                f"image goes to {describe_recipients(others, verbs=False)}",
-                f"If it is an AWS managed key, the distribution fails ({rule}): verify that it is a customer managed key.",
-            )
+    return None
+
+
+def _key_doubt(identity: KeyIdentity | Unresolved, others: list[Recipient], rule: str, whose: str) -> Doubt | None:
+    """What to verify when a key whose kind the sources do not give encrypts an image for other accounts."""
+    if not others:
+        return None
+    goes = describe_recipients(others, verbs=False)
+    if isinstance(identity, Unresolved):
+        return Doubt(
+            identity.value,
+            f"{whose} cannot be resolved ({identity.reason}), and the image goes to {goes}",
+            f"If it is an AWS managed key such as {DEFAULT_EBS_ALIAS}, the distribution fails ({rule}): "
+            "verify that it is a customer managed key.",
+        )
+    if identity.kind is KeyKind.UNKNOWN:
+        return Doubt(
+            identity.value,
+            f"{whose} {identity.shown} is not defined in the scanned sources, so its kind is unknown, and the image goes to "
+            f"{goes}",
+            f"If it is an AWS managed key, the distribution fails ({rule}): verify that it is a customer managed key.",
         )
     return None
 
@@ -164,19 +162,44 @@ def _unknown_recipient(recipient: Recipient, key: str, rule: str) -> Doubt:
     )
 
 
-def _doubt_finding(rule: str, verdict: Verdict, resource: str) -> Iterator[Finding]:
-    """An info finding (IBP901 unless said otherwise) for the first thing the sources do not say."""
+def _doubt_finding(verdict: Verdict, resource: str) -> Iterator[Finding]:
+    """An IBP901 info finding for the first thing the sources do not say, when nothing is certainly wrong."""
     if verdict.violated or not verdict.undecided:
         return
     doubt: Doubt = verdict.undecided[0][1]
-    yield Finding(rule, INFO, f"{resource}: {doubt.what}{_from(doubt.value)}. {doubt.verify}", doubt.value.span, resource)
+    yield Finding("IBP901", INFO, f"{resource}: {doubt.what}{_from(doubt.value)}. {doubt.verify}", doubt.value.span, resource)
 
 
-def _default_ebs_key(estate: Estate, deployment: Deployment, world: World) -> KeyIdentity | Unresolved | None:
+@dataclass(frozen=True)
+class DefaultKey:
+    """The account's default EBS key in a Region, as the sources set it."""
+
+    setting: EbsDefaultKey
+    identity: KeyIdentity | Unresolved | None
+
+    @property
+    def is_customer(self) -> bool:
+        return isinstance(self.identity, KeyIdentity) and self.identity.kind is KeyKind.CUSTOMER
+
+    @property
+    def managed(self) -> KeyIdentity | None:
+        """The AWS managed key the default is set to, if it is one."""
+        if isinstance(self.identity, KeyIdentity) and self.identity.kind is KeyKind.AWS_MANAGED:
+            return self.identity
+        return None
+
+    def doubt(self, others: list[Recipient], rule: str) -> Doubt | None:
+        if self.identity is None:
+            return None
+        return _key_doubt(self.identity, others, rule, f"the account's default EBS key (set by {self.setting.name})")
+
+
+def _default_ebs_key(estate: Estate, deployment: Deployment, world: World) -> DefaultKey | None:
     """The account's default EBS key in the deployment's Region, when the sources set it."""
     for setting in estate.all(EbsDefaultKey):
         if _same_place(setting.deployment, deployment) and holds(setting.condition, world):
-            return identify_key(select(setting.default_key, world), estate)
+            value = select(setting.default_key, world)
+            return DefaultKey(setting, identify_key(value, estate) if value is not None else None)
     return None
 
 
@@ -215,7 +238,7 @@ def managed_key_on_recipe_volume(estate: Estate) -> Iterator[Finding]:
                 return None
             return _exposure(select(volume.kms_key_id, world), _wired_views(wires, world), estate, "IBP101")
 
-        verdict = judge([*_volume_inputs(recipe, volume), *wire_inputs(wires)], decide)
+        verdict = judge(decide)
         name = _volume_name(recipe, volume)
         if verdict.violated:
             exposure: Exposure = verdict.first()
@@ -228,7 +251,7 @@ def managed_key_on_recipe_volume(estate: Estate) -> Iterator[Finding]:
                 exposure.key.value.span,
                 recipe.name,
             )
-        yield from _doubt_finding("IBP901", verdict, name)
+        yield from _doubt_finding(verdict, name)
 
 
 @emits("IBP102", "IBP901")
@@ -241,7 +264,7 @@ def managed_key_on_distribution(estate: Estate) -> Iterator[Finding]:
             view = view_entry(entry, configuration, world)
             return _exposure(view.kms_key_id, [view], estate, "IBP102") if view else None
 
-        verdict = judge(entry_inputs(configuration, entry), decide)
+        verdict = judge(decide)
         region = _entry_region(entry)
         if verdict.violated:
             exposure: Exposure = verdict.first()
@@ -254,7 +277,7 @@ def managed_key_on_distribution(estate: Estate) -> Iterator[Finding]:
                 exposure.key.value.span,
                 configuration.name,
             )
-        yield from _doubt_finding("IBP901", verdict, f"The {region} entry of {configuration.name}")
+        yield from _doubt_finding(verdict, f"The {region} entry of {configuration.name}")
 
 
 # --- IBP103 / IBP104: the account's default EBS key ---------------------------------------------
@@ -273,13 +296,15 @@ def default_key_on_encrypted_volume(estate: Estate) -> Iterator[Finding]:
             if as_bool(encrypted) is not True or not is_absent(select(volume.kms_key_id, world)):
                 return None
             default_key = _default_ebs_key(estate, recipe.deployment, world)
-            if isinstance(default_key, KeyIdentity) and default_key.kind is KeyKind.CUSTOMER:
+            if default_key is not None and default_key.is_customer:
                 return None
             views = _wired_views(wires, world)
             others = _others(views)
-            managed_default = isinstance(default_key, KeyIdentity) and default_key.kind is KeyKind.AWS_MANAGED
+            doubt = default_key.doubt(others, "IBP103") if default_key is not None else None
+            if doubt is not None:
+                return Undecided(doubt)
             if others:
-                return Violated((views, others, default_key if managed_default else None, encrypted))
+                return Violated((views, others, default_key.managed if default_key else None, encrypted))
             unknown = _undetermined(views)
             if unknown:
                 return Undecided(
@@ -287,7 +312,7 @@ def default_key_on_encrypted_volume(estate: Estate) -> Iterator[Finding]:
                 )
             return None
 
-        verdict = judge([*_volume_inputs(recipe, volume), *wire_inputs(wires)], decide)
+        verdict = judge(decide)
         name = _volume_name(recipe, volume)
         if verdict.violated:
             views, others, managed_default, encrypted = verdict.first()
@@ -304,26 +329,23 @@ def default_key_on_encrypted_volume(estate: Estate) -> Iterator[Finding]:
                 encrypted.span,
                 recipe.name,
             )
-        yield from _doubt_finding("IBP901", verdict, name)
+        yield from _doubt_finding(verdict, name)
 
 
-@emits("IBP104")
+@emits("IBP104", "IBP901")
 def encryption_by_default(estate: Estate) -> Iterator[Finding]:
     for recipe in estate.all(ImageRecipe):
         wires = estate.wires_from(recipe)
         if not wires:
             continue
-        # Volumes IBP101/IBP103 already report (explicit key, or encrypted with no key) are left to them.
-        units: list[tuple[Volume | None, list]] = [
-            (volume, [volume.condition, volume.encrypted, volume.kms_key_id]) for volume in recipe.volumes
-        ]
-        if not recipe.volumes:
-            units = [(None, [])]
-        for volume, inputs in units:
+        units: list[Volume | None] = [*recipe.volumes] or [None]
+        for volume in units:
 
             def decide(world: World):
                 if not holds(recipe.condition | (volume.condition if volume else frozenset()), world):
                     return None
+                # A volume that names a key (IBP101, or IBP901 when the key is unknown) or is encrypted
+                # without one (IBP103) is left to those rules.
                 if volume is not None and (
                     not is_absent(select(volume.kms_key_id, world)) or as_bool(select(volume.encrypted, world)) is True
                 ):
@@ -332,26 +354,29 @@ def encryption_by_default(estate: Estate) -> Iterator[Finding]:
                 if setting is None:
                     return None
                 default_key = _default_ebs_key(estate, recipe.deployment, world)
-                if isinstance(default_key, KeyIdentity) and default_key.kind is KeyKind.CUSTOMER:
+                if default_key is not None and default_key.is_customer:
                     return None
                 views = _wired_views(wires, world)
                 others = _others(views)
+                doubt = default_key.doubt(others, "IBP104") if default_key is not None else None
+                if doubt is not None:
+                    return Undecided(doubt)
                 return Violated((setting, views, others)) if others else None
 
-            verdict = judge([recipe.condition, *inputs, *wire_inputs(wires)], decide)
-            if not verdict.violated:
-                continue
-            setting, views, others = verdict.first()
+            verdict = judge(decide)
             subject = _volume_name(recipe, volume) if volume else f"{recipe.name} (its volumes come from the parent image)"
-            yield Finding(
-                "IBP104",
-                verdict.severity(WARNING),
-                f"{setting.name} turns on EBS encryption by default with the default EBS key, so {subject} is encrypted "
-                f"with {DEFAULT_EBS_ALIAS}, and {_names([v for v in views if v.is_cross_account])} "
-                f"{describe_recipients(others)}{verdict.condition()}.",
-                volume.span if volume else recipe.span,
-                recipe.name,
-            )
+            if verdict.violated:
+                setting, views, others = verdict.first()
+                yield Finding(
+                    "IBP104",
+                    verdict.severity(WARNING),
+                    f"{setting.name} turns on EBS encryption by default with the default EBS key, so {subject} is "
+                    f"encrypted with {DEFAULT_EBS_ALIAS}, and {_names([v for v in views if v.is_cross_account])} "
+                    f"{describe_recipients(others)}{verdict.condition()}.",
+                    volume.span if volume else recipe.span,
+                    recipe.name,
+                )
+            yield from _doubt_finding(verdict, subject)
 
 
 # --- IBP105 / IBP902: the parent image ------------------------------------------------------------
@@ -364,9 +389,6 @@ def parent_image_encryption(estate: Estate) -> Iterator[Finding]:
         if not wires or recipe.parent_image is None:
             continue
         parents = estate.parent_recipes(recipe)
-        parent_inputs = [assumption for assumption, _ in parents] + [
-            value for _, parent in parents for volume in parent.volumes for value in (volume.condition, volume.kms_key_id)
-        ]
 
         def decide(world: World):
             if not holds(recipe.condition, world):
@@ -383,7 +405,7 @@ def parent_image_encryption(estate: Estate) -> Iterator[Finding]:
                 return Undecided(Doubt(parent_image, describe_recipients(others), ""))
             for parent in present:
                 for parent_volume in parent.volumes:
-                    if not holds(parent_volume.condition, world):
+                    if not _volume_exists(parent, parent_volume, world):
                         continue
                     key = identify_key(select(parent_volume.kms_key_id, world), estate) if parent_volume.kms_key_id else None
                     if not (isinstance(key, KeyIdentity) and key.kind is KeyKind.AWS_MANAGED):
@@ -393,7 +415,7 @@ def parent_image_encryption(estate: Estate) -> Iterator[Finding]:
                         return Violated((parent, device, key, others))
             return None
 
-        verdict = judge([recipe.condition, recipe.parent_image, *parent_inputs, *wire_inputs(wires)], decide)
+        verdict = judge(decide)
         if verdict.violated:
             parent, device, key, others = verdict.first()
             yield Finding(
@@ -420,7 +442,7 @@ def parent_image_encryption(estate: Estate) -> Iterator[Finding]:
 
 def _reencrypts(recipe: ImageRecipe, device: str, world: World, estate: Estate) -> bool:
     return any(
-        holds(volume.condition, world)
+        _volume_exists(recipe, volume, world)
         and _shown(select(volume.device, world)) == device
         and _is_customer_key(select(volume.kms_key_id, world), estate)
         for volume in recipe.volumes
@@ -433,7 +455,6 @@ def _reencrypts(recipe: ImageRecipe, device: str, world: World, estate: Estate) 
 @emits("IBP106")
 def key_in_wrong_region(estate: Estate) -> Iterator[Finding]:
     for configuration in estate.all(DistributionConfiguration):
-        inputs = [value for entry in configuration.entries for value in entry_inputs(configuration, entry)]
         for entry in configuration.entries:
             if entry.kms_key_id is None:
                 continue
@@ -448,15 +469,15 @@ def key_in_wrong_region(estate: Estate) -> Iterator[Finding]:
                     return Violated((identity, view.region))
                 return None
 
-            verdict = judge(inputs, decide)
+            verdict = judge(decide)
             if verdict.violated:
                 identity, _ = verdict.first()
                 yield Finding(
                     "IBP106",
                     verdict.severity(ERROR),
                     f"The {_entry_region(entry)} entry of {configuration.name} uses {identity.shown}{_from(identity.value)}, "
-                    f"a key in {_region_name(identity.region)}{verdict.condition()}: a distribution key must be in the "
-                    "entry's Region.",
+                    f"a key in {_region_name(identity.region, configuration.deployment, estate)}{verdict.condition()}: "
+                    "a distribution key must be in the entry's Region.",
                     identity.value.span,
                     configuration.name,
                 )
@@ -474,25 +495,31 @@ def key_in_wrong_region(estate: Estate) -> Iterator[Finding]:
                     return Violated(identity)
                 return None
 
-            verdict = judge(_volume_inputs(recipe, volume), decide_volume)
+            verdict = judge(decide_volume)
             if verdict.violated:
                 identity = verdict.first()
                 yield Finding(
                     "IBP106",
                     verdict.severity(ERROR),
                     f"{_volume_name(recipe, volume)} uses {identity.shown}{_from(identity.value)}, a key in "
-                    f"{_region_name(identity.region)}, but the image is built in {_region_name(build_region)}"
+                    f"{_region_name(identity.region, recipe.deployment, estate)}, but the image is built in "
+                    f"{_region_name(build_region, recipe.deployment, estate)}"
                     f"{verdict.condition()}.",
                     identity.value.span,
                     recipe.name,
                 )
 
 
-def _region_name(region: Region) -> str:
+def _region_name(region: Region, build: Deployment, estate: Estate) -> str:
+    """A Region as messages name it: literal, the build Region, or the Region of another deployment."""
     if isinstance(region, str):
         return region
     if isinstance(region, RegionOf):
-        return f"the build Region ({region.label})" if region.label != "region" else "the build Region"
+        label = f" ({region.label})" if region.label != "region" else ""
+        if region.deployment == build.key:
+            return f"the build Region{label}"
+        other = next((d.name for d in estate.deployments if d.key == region.deployment), "another deployment")
+        return f"the Region of {other}{label}"
     return "an unknown Region"
 
 
@@ -518,7 +545,7 @@ def key_not_named_by_arn(estate: Estate) -> Iterator[Finding]:
                 return Violated((identity, copies))
             return None
 
-        verdict = judge(entry_inputs(configuration, entry), decide)
+        verdict = judge(decide)
         if verdict.violated:
             identity, copies = verdict.first()
             yield Finding(
@@ -546,14 +573,14 @@ def _arn_fix(identity: KeyIdentity) -> str:
 @emits("IBP108")
 def key_not_symmetric(estate: Estate) -> Iterator[Finding]:
     reported: dict[tuple[str, str], Finding] = {}
-    for user, key_value, inputs, exists in _ebs_key_uses(estate):
+    for user, key_value, condition in _ebs_key_uses(estate):
 
         def decide(world: World):
-            if not exists(world):
+            if not holds(condition, world):
                 return None
             identity = identify_key(select(key_value, world), estate)
             key = identity.key if isinstance(identity, KeyIdentity) else None
-            if key is None:
+            if key is None or not holds(key.condition, world):
                 return None
             for prop, expected in (("key_spec", "SYMMETRIC_DEFAULT"), ("key_usage", "ENCRYPT_DECRYPT")):
                 setting = select(getattr(key, prop), world)
@@ -562,7 +589,7 @@ def key_not_symmetric(estate: Estate) -> Iterator[Finding]:
                     return Violated((key, setting, literal))
             return None
 
-        verdict = judge([*inputs, key_value], decide)
+        verdict = judge(decide)
         if not verdict.violated:
             continue
         key, setting, literal = verdict.first()
@@ -580,18 +607,16 @@ def key_not_symmetric(estate: Estate) -> Iterator[Finding]:
     yield from reported.values()
 
 
-def _ebs_key_uses(estate: Estate):
-    """Every place a key encrypts EBS: (who, the key value, the inputs it depends on, does it exist)."""
+def _ebs_key_uses(estate: Estate) -> Iterator[tuple[str, Value, Assumption]]:
+    """Every place a key encrypts EBS: who, the key value, and the condition the place exists under."""
     for recipe in estate.all(ImageRecipe):
         for volume in recipe.volumes:
             if volume.kms_key_id is not None:
-                condition = recipe.condition | volume.condition
-                yield recipe.name, volume.kms_key_id, [condition], lambda world, c=condition: holds(c, world)
+                yield recipe.name, volume.kms_key_id, recipe.condition | volume.condition
     for configuration in estate.all(DistributionConfiguration):
         for entry in configuration.entries:
             if entry.kms_key_id is not None:
-                condition = configuration.condition | entry.condition
-                yield configuration.name, entry.kms_key_id, [condition], lambda world, c=condition: holds(c, world)
+                yield configuration.name, entry.kms_key_id, configuration.condition | entry.condition
 
 
 # --- IBP109: a key without encryption -----------------------------------------------------------
@@ -610,7 +635,8 @@ def key_without_encrypted(estate: Estate) -> Iterator[Finding]:
                 if not _volume_exists(recipe, volume, world):
                     return None
                 key = select(volume.kms_key_id, world)
-                if is_absent(key):
+                if is_absent(key) or isinstance(key, Unknown):
+                    # An unknown key may be null; IBP901 says what to verify when the image leaves the account.
                     return None
                 encrypted = select(volume.encrypted, world)
                 if is_absent(encrypted):
@@ -618,7 +644,7 @@ def key_without_encrypted(estate: Estate) -> Iterator[Finding]:
                 flag = as_bool(encrypted)
                 return Violated((key, False)) if flag is False else None
 
-            verdict = judge(_volume_inputs(recipe, volume), decide)
+            verdict = judge(decide)
             if not verdict.violated:
                 continue
             key, flag = verdict.first()
@@ -637,33 +663,60 @@ def key_without_encrypted(estate: Estate) -> Iterator[Finding]:
 # --- IBP110 / IBP111: launch permissions on encrypted images -------------------------------------
 
 
-def _image_encryption(configuration: DistributionConfiguration, view: EntryView, world: World, estate: Estate) -> str | None:
-    """Why the distributed AMI is encrypted, or None when the sources show no encryption."""
-    if not is_absent(view.kms_key_id):
-        return f"the entry encrypts it with {_shown(view.kms_key_id)}"
+def volume_encrypted(volume: Volume, world: World) -> bool | None:
+    """Whether the volume's own settings encrypt it; None when the sources do not say.
+
+    ``Encrypted`` decides when it is a boolean (a key without it is ignored when it is false);
+    unset, a key means encryption and no key none. An unknown flag, or an unknown key without
+    a flag (it may be null), cannot be decided.
+    """
+    encrypted = select(volume.encrypted, world)
+    if not is_absent(encrypted):
+        return as_bool(encrypted)
+    key = select(volume.kms_key_id, world)
+    if is_absent(key):
+        return False
+    return None if isinstance(key, Unknown) else True
+
+
+@dataclass(frozen=True)
+class Encryption:
+    """Whether a distributed image is encrypted: ``encrypted`` None when the sources do not say."""
+
+    encrypted: bool | None
+    why: str = ""  # why it is encrypted, or what the sources do not say
+    value: Value | None = None  # the value the sources do not give
+
+
+def _image_encryption(configuration: DistributionConfiguration, view: EntryView, world: World, estate: Estate) -> Encryption:
+    """Whether the AMI an entry distributes is encrypted, and why."""
+    unsure: Encryption | None = None
+    if isinstance(view.kms_key_id, Unknown):
+        unsure = Encryption(None, f"the entry's KMS key is {_shown(view.kms_key_id)}", view.kms_key_id)
+    elif not is_absent(view.kms_key_id):
+        return Encryption(True, f"the entry encrypts it with {_shown(view.kms_key_id)}")
     for wire in estate.wires_to(configuration):
         if not holds(wire.condition | wire.recipe.condition, world):
             continue
         for volume in wire.recipe.volumes:
             if not holds(volume.condition, world):
                 continue
-            if not is_absent(select(volume.kms_key_id, world)) or as_bool(select(volume.encrypted, world)) is True:
-                return f"{_volume_name(wire.recipe, volume)} is encrypted"
+            state = volume_encrypted(volume, world)
+            name = _volume_name(wire.recipe, volume)
+            if state:
+                return Encryption(True, f"{name} is encrypted")
+            if state is None and unsure is None:
+                flag = select(volume.encrypted, world)
+                doubtful = flag if not is_absent(flag) else select(volume.kms_key_id, world)
+                unsure = Encryption(None, f"whether {name} is encrypted depends on {_shown(doubtful)}", doubtful)
         if _encryption_by_default(estate, wire.recipe.deployment, world) is not None:
-            return "EBS encryption by default is on in the build account"
-    return None
+            return Encryption(True, "EBS encryption by default is on in the build account")
+    return unsure or Encryption(False)
 
 
 @emits("IBP110")
 def public_encrypted_image(estate: Estate) -> Iterator[Finding]:
     for configuration in estate.all(DistributionConfiguration):
-        wires = estate.wires_to(configuration)
-        recipe_inputs = [
-            value
-            for wire in wires
-            for volume in wire.recipe.volumes
-            for value in (wire.condition, volume.condition, volume.encrypted, volume.kms_key_id)
-        ]
         for entry in configuration.entries:
             if entry.launch_permission.user_groups is None:
                 continue
@@ -673,27 +726,42 @@ def public_encrypted_image(estate: Estate) -> Iterator[Finding]:
                 public = [r for r in view.recipients if r.kind == "everyone"] if view else []
                 if not public:
                     return None
-                reason = _image_encryption(configuration, view, world, estate)
-                return Violated((public[0], reason)) if reason else Undecided(public[0])
+                encryption = _image_encryption(configuration, view, world, estate)
+                if encryption.encrypted:
+                    return Violated((public[0], encryption.why))
+                return Undecided((public[0], encryption))
 
-            verdict = judge([*entry_inputs(configuration, entry), *recipe_inputs], decide)
+            verdict = judge(decide)
+            region = _entry_region(entry)
             if verdict.violated:
                 everyone, reason = verdict.first()
                 yield Finding(
                     "IBP110",
                     verdict.severity(ERROR),
-                    f"{configuration.name} shares the {_entry_region(entry)} image with everyone "
-                    "(launch permission group all), but "
+                    f"{configuration.name} shares the {region} image with everyone (launch permission group all), but "
                     f"{reason}{verdict.condition()}: encrypted AMIs cannot be made public.",
                     everyone.value.span,
                     configuration.name,
                 )
-            elif verdict.undecided:
-                everyone = verdict.undecided[0][1]
+                continue
+            doubts = [(everyone, e) for _, (everyone, e) in verdict.undecided if e.encrypted is None]
+            if doubts:
+                everyone, encryption = doubts[0]
                 yield Finding(
                     "IBP110",
                     INFO,
-                    f"{configuration.name} shares the {_entry_region(entry)} image with everyone (launch permission group all): "
+                    f"{configuration.name} shares the {region} image with everyone (launch permission group all), and "
+                    f"{encryption.why}{_from(encryption.value)}: verify that the image is not encrypted, "
+                    "or the launch permission fails (encrypted AMIs cannot be made public).",
+                    everyone.value.span,
+                    configuration.name,
+                )
+            elif verdict.undecided:
+                everyone, _ = verdict.undecided[0][1]
+                yield Finding(
+                    "IBP110",
+                    INFO,
+                    f"{configuration.name} shares the {region} image with everyone (launch permission group all): "
                     "verify that block public access for AMIs is turned off in the source account and Region, "
                     "or the launch permission is refused.",
                     everyone.value.span,
@@ -708,13 +776,6 @@ def region_copy_with_default_key(estate: Estate) -> Iterator[Finding]:
         wires = estate.wires_to(configuration)
         if not wires:
             continue
-        inputs = [value for entry in configuration.entries for value in entry_inputs(configuration, entry)]
-        recipe_inputs = [
-            value
-            for wire in wires
-            for volume in wire.recipe.volumes
-            for value in (wire.condition, volume.condition, volume.kms_key_id)
-        ]
         for entry in configuration.entries:
 
             def decide(world: World):
@@ -724,14 +785,14 @@ def region_copy_with_default_key(estate: Estate) -> Iterator[Finding]:
                 shared = view.others(copies=False)
                 if not shared:
                     return None
-                away = regions_away_from_build(views_of(configuration, world))
+                apart = regions_away_from_build(views_of(configuration, world))
                 build_region = region_of_deployment(configuration.deployment)
-                if not regions_differ(view.region, build_region, away):
+                if not regions_differ(view.region, build_region, apart):
                     return None
                 customer_key = _customer_recipe_key(wires, world, estate)
                 return Violated((shared, customer_key)) if customer_key else None
 
-            verdict = judge([*inputs, *recipe_inputs], decide)
+            verdict = judge(decide)
             if not verdict.violated:
                 continue
             shared, customer_key = verdict.first()
@@ -752,8 +813,10 @@ def _customer_recipe_key(wires: list[Wire], world: World, estate: Estate) -> str
         if not holds(wire.condition | wire.recipe.condition, world):
             continue
         for volume in wire.recipe.volumes:
+            if not holds(volume.condition, world):
+                continue
             key = select(volume.kms_key_id, world)
-            if holds(volume.condition, world) and _is_customer_key(key, estate):
+            if _is_customer_key(key, estate):
                 return _shown(key)
     return None
 

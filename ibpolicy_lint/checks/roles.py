@@ -17,6 +17,7 @@ from ..findings import Finding, Severity
 from ..iam import (
     DISTRIBUTION_POLICY,
     SLR_PATH,
+    TARGET_CORE_ACTIONS,
     XROLE_NAME,
     Account,
     Answer,
@@ -33,14 +34,14 @@ from ..iam import (
 )
 from ..kms import KeyIdentity, KeyKind, identify_key
 from ..model import DistributionConfiguration, Role
-from ..sharing import EntryView, Reach, Recipient, entry_inputs, view_entry
-from ..values import Text, Value, decisions_in, literal_text, select, worlds
+from ..sharing import EntryView, Recipient, view_entry
+from ..values import Text, Unknown, Value, World, holds, literal_text, members, select
+from ..verdicts import Verdict, Violated, judge
 from . import emits
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
 EC2_ACTIONS = ("ec2:CreateTags", "ec2:DescribeImages", "ec2:CopyImage", "ec2:ModifyImageAttribute")
-KMS_CORE = ("kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant")
 KMS_REST = (
     "kms:Encrypt",
     "kms:ReEncryptFrom",
@@ -73,41 +74,52 @@ class Target:
     account: str
     recipient: Recipient
     view: EntryView
-    certain: bool  # in every branch of the conditions the entry depends on
+    verdict: Verdict  # the worlds in which the entry gives the image to the account
 
     @property
     def source(self) -> Account:
         return self.view.source.account_reference()
 
 
-def _targets(estate: Estate, copies_only: bool = True) -> list[Target]:
-    found: dict[tuple, Target] = {}
+def _entries(estate: Estate) -> list[Verdict]:
+    """For every distribution entry, the worlds it exists in, each with the entry as it is there."""
+    verdicts: list[Verdict] = []
     for configuration in estate.all(DistributionConfiguration):
         for entry in configuration.entries:
-            every = worlds(decisions_in(*entry_inputs(configuration, entry)))
-            seen: dict[tuple, list] = {}
-            for world in every:
+
+            def decide(world: World):
                 view = view_entry(entry, configuration, world)
-                for recipient in view.others() if view else ():
-                    if recipient.account is None or (copies_only and not recipient.copies):
-                        continue
-                    seen.setdefault((id(entry), recipient.account), []).append((recipient, view))
-            for key, occurrences in seen.items():
-                recipient, view = occurrences[0]
-                found[key] = Target(recipient.account, recipient, view, certain=len(occurrences) >= len(every))
-    return sorted(found.values(), key=lambda t: (t.recipient.value.span, t.account))
+                return Violated(view) if view is not None else None
+
+            verdicts.append(judge(decide))
+    return verdicts
 
 
-def _unresolved_targets(estate: Estate) -> list[tuple[Recipient, EntryView]]:
+def _targets(entries: list[Verdict], copies_only: bool = True) -> list[Target]:
+    found: list[Target] = []
+    for entry in entries:
+        by_account: dict[str, Verdict] = {}
+        for world, view in entry.violated:
+            for recipient in view.others():
+                if recipient.account is None or (copies_only and not recipient.copies):
+                    continue
+                account = by_account.setdefault(recipient.account, Verdict(every_world=entry.every_world))
+                if not account.violated or account.violated[-1][0] is not world:
+                    account.violated.append((world, (recipient, view)))
+        for account, verdict in by_account.items():
+            recipient, view = verdict.first()
+            found.append(Target(account, recipient, view, verdict))
+    return sorted(found, key=lambda t: (t.recipient.value.span, t.account))
+
+
+def _unresolved_targets(entries: list[Verdict]) -> list[tuple[Recipient, EntryView]]:
     """Copy targets whose account the sources do not give (a variable without default, a remote lookup)."""
     found: dict[tuple, tuple[Recipient, EntryView]] = {}
-    for configuration in estate.all(DistributionConfiguration):
-        for entry in configuration.entries:
-            for world in worlds(decisions_in(*entry_inputs(configuration, entry))):
-                view = view_entry(entry, configuration, world)
-                for recipient in view.undetermined() if view else ():
-                    if recipient.copies:
-                        found.setdefault((recipient.value.span, recipient.reason), (recipient, view))
+    for entry in entries:
+        for _, view in entry.violated:
+            for recipient in view.undetermined():
+                if recipient.copies:
+                    found.setdefault((recipient.value.span, recipient.reason), (recipient, view))
     return [found[key] for key in sorted(found, key=lambda k: (k[0], k[1]))]
 
 
@@ -120,7 +132,7 @@ def _needs(estate: Estate, view: EntryView, account: str, source: Account) -> st
     keys = _encryption_keys(estate, view)
     if keys:
         names = _key_names(keys)
-        needs.append(f"an IAM policy on it allowing {', '.join(KMS_CORE)} and the rest of the KMS actions on {names}")
+        needs.append(f"an IAM policy on it allowing {', '.join(TARGET_CORE_ACTIONS)} and the rest of the KMS actions on {names}")
         needs.append(f"{names} shared with {account} in its key policy")
     return "; ".join(needs)
 
@@ -130,7 +142,7 @@ def _encryption_keys(estate: Estate, view: EntryView) -> list[KeyIdentity]:
     keys: list[KeyIdentity] = []
     candidates: list[Value | None] = [view.kms_key_id]
     for wire in estate.wires_to(view.configuration):
-        candidates.extend(select(volume.kms_key_id, {}) for volume in wire.recipe.volumes)
+        candidates.extend(key for volume in wire.recipe.volumes for _, key in members(volume.kms_key_id))
     for value in candidates:
         identity = identify_key(value, estate) if value is not None else None
         if isinstance(identity, KeyIdentity) and identity.kind is KeyKind.CUSTOMER:
@@ -157,7 +169,7 @@ def _managed_names(estate: Estate, role: Role) -> list[str]:
 def _identity_policy(estate: Estate, role: Role) -> Policy:
     """Everything the role's attached policies say, with unknown attachments making it 'cannot tell'."""
     permissions = estate.role_permissions(role)
-    policies = [read_policy(document, document.span) for document, _ in permissions.documents]
+    policies = [read_policy(document, document.span) for document in permissions.documents]
     for arn in permissions.managed_arns:
         name = aws_managed_policy_name(arn)
         known = aws_managed_policy(name, arn.span) if name else None
@@ -221,7 +233,8 @@ def _meant_for_distribution(estate: Estate, role: Role, source: Account, targets
 @emits("IBP903")
 def target_account_not_scanned(estate: Estate) -> Iterator[Finding]:
     reported: set[str] = set()
-    for target in _targets(estate):
+    entries = _entries(estate)
+    for target in _targets(entries):
         if target.account in estate.visible_accounts or target.account in reported:
             continue
         reported.add(target.account)
@@ -234,7 +247,7 @@ def target_account_not_scanned(estate: Estate) -> Iterator[Finding]:
             target.recipient.value.span,
             target.view.configuration.name,
         )
-    for recipient, view in _unresolved_targets(estate):
+    for recipient, view in _unresolved_targets(entries):
         origin = f" (from {recipient.value.origin})" if recipient.value.origin else ""
         yield Finding(
             "IBP903",
@@ -249,12 +262,17 @@ def target_account_not_scanned(estate: Estate) -> Iterator[Finding]:
 @emits("IBP301", "IBP302")
 def destination_role_missing_or_misnamed(estate: Estate) -> Iterator[Finding]:
     misnamed_reported: set[str] = set()
-    for target in _targets(estate):
+    for target in _targets(_entries(estate)):
         if target.account not in estate.visible_accounts:
             continue
         roles = estate.roles_in(target.account)
         targets = frozenset({target.account})
-        if any(_is_xrole(role) for role in roles):
+        xroles = [role for role in roles if _is_xrole(role)]
+        for role in xroles:
+            if role.key not in misnamed_reported and role.path is not None and literal_text(role.path) is None:
+                misnamed_reported.add(role.key)
+                yield _unsure_name(role, role.path, "path", "/")
+        if xroles:
             continue
         misnamed = [role for role in roles if _meant_for_distribution(estate, role, target.source, targets)]
         for role in misnamed:
@@ -264,13 +282,14 @@ def destination_role_missing_or_misnamed(estate: Estate) -> Iterator[Finding]:
         if misnamed:
             continue
         unknown = [role for role in roles if role.role_name is not None and _name(role) is None and role.name_prefix is None]
-        severity = (ERROR if target.certain else WARNING) if not unknown else INFO
+        severity = target.verdict.severity(ERROR) if not unknown else INFO
         doubt = f" (cannot tell the names of {', '.join(r.name for r in unknown)})" if unknown else ""
         yield Finding(
             "IBP301",
             severity,
-            f"{target.view.configuration.name} copies the image to account {target.account}, but the sources deployed to "
-            f"that account define no role named {XROLE_NAME}{doubt}: Image Builder cannot assume it to copy the image.",
+            f"{target.view.configuration.name} copies the image to account {target.account}{target.verdict.condition()}, "
+            f"but the sources deployed to that account define no role named {XROLE_NAME}{doubt}: Image Builder cannot "
+            "assume it to copy the image.",
             target.recipient.value.span,
             target.view.configuration.name,
             fix=f"Create a role named {XROLE_NAME} (path /) in account {target.account} that trusts {root_arn(target.source)}, "
@@ -283,12 +302,14 @@ def _misnamed(role: Role) -> Finding:
     path = literal_text(role.path) or "/"
     if role.name_prefix is not None and role.role_name is None:
         problem, at, severity = "has a generated name (name_prefix)", role.name_prefix, ERROR
-    elif name is not None and name.lower() == XROLE_NAME.lower() and name != XROLE_NAME and path == "/":
+    elif role.role_name is None:
+        problem, at, severity = "has no name of its own (CloudFormation generates one)", None, ERROR
+    elif name is None:
+        return _unsure_name(role, role.role_name, "name", XROLE_NAME)
+    elif name.lower() == XROLE_NAME.lower() and name != XROLE_NAME and path == "/":
         problem, at, severity = f"is named {name}, which differs from {XROLE_NAME} only in case", role.role_name, WARNING
     elif name == XROLE_NAME:
         problem, at, severity = f"has the path {path}, not /", role.path, ERROR
-    elif name is None and role.role_name is None:
-        problem, at, severity = "has no name of its own (CloudFormation generates one)", None, ERROR
     else:
         problem, at, severity = f"is named {name}", role.role_name, ERROR
     return Finding(
@@ -301,10 +322,29 @@ def _misnamed(role: Role) -> Finding:
     )
 
 
+def _unsure_name(role: Role, value: Value, what: str, needed: str) -> Finding:
+    """IBP302 info: the distribution role's name or path is a value the sources do not give."""
+    given = f"a value the sources do not give ({value.reason})" if isinstance(value, Unknown) else _shown_value(value)
+    origin = f" (from {value.origin})" if value.origin else ""
+    return Finding(
+        "IBP302",
+        INFO,
+        f"{role.name} is evidently the image distribution role of account {role.deployment.account}, and its {what} is "
+        f"{given}{origin}: verify that it is {needed}, as Image Builder only assumes a role named exactly {XROLE_NAME} "
+        "with path /.",
+        value.span,
+        role.name,
+    )
+
+
+def _shown_value(value: Value) -> str:
+    return value.shown() if isinstance(value, Text) else "a value the sources do not give"
+
+
 @emits("IBP303", "IBP304", "IBP204", "IBP206")
 def destination_role_wrong(estate: Estate) -> Iterator[Finding]:
     reported: set[tuple] = set()
-    for target in _targets(estate):
+    for target in _targets(_entries(estate)):
         if target.account not in estate.visible_accounts:
             continue
         targets = frozenset({target.account})
@@ -350,7 +390,8 @@ def _role_findings(estate: Estate, role: Role, target: Target, targets: frozense
                       trust_span, role.name)  # fmt: skip
 
     policy = _identity_policy(estate, role)
-    copier = Caller(target.account, f"{role.name}")
+    region = target.view.region if isinstance(target.view.region, str) else None
+    copier = Caller(target.account, f"{role.name}", region=region)
     if DISTRIBUTION_POLICY not in _managed_names(estate, role):
         answers = {action: decide(policy, copier, action, key_policy=False) for action in EC2_ACTIONS}
         missing = [a for a, d in answers.items() if d.answer is Answer.NOT_ALLOWED]
@@ -371,8 +412,8 @@ def _role_findings(estate: Estate, role: Role, target: Target, targets: frozense
     keys = _encryption_keys(estate, target.view)
     if not keys:
         return
-    answers = {action: decide(policy, copier, action, key_policy=False) for action in (*KMS_CORE, *KMS_REST)}
-    missing_core = [a for a in KMS_CORE if answers[a].answer is Answer.NOT_ALLOWED]
+    answers = {action: decide(policy, copier, action, key_policy=False) for action in (*TARGET_CORE_ACTIONS, *KMS_REST)}
+    missing_core = [a for a in TARGET_CORE_ACTIONS if answers[a].answer is Answer.NOT_ALLOWED]
     missing_rest = [a for a in KMS_REST if answers[a].answer is Answer.NOT_ALLOWED]
     names = _key_names(keys)
     actions = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"]
@@ -424,42 +465,47 @@ def launch_template_permissions(estate: Estate) -> Iterator[Finding]:
     for configuration in estate.all(DistributionConfiguration):
         for entry in configuration.entries:
             for value in entry.launch_template_accounts:
-                account = literal_text(select(value, {}))
-                source = configuration.deployment
-                if account is None or account == source.account or account not in estate.visible_accounts:
+
+                def decide(world: World):
+                    if not holds(configuration.condition | entry.condition, world):
+                        return None
+                    account = literal_text(select(value, world))
+                    problem = _launch_template_problem(estate, configuration, account) if account else None
+                    return Violated((account, problem)) if problem else None
+
+                verdict = judge(decide)
+                if not verdict.violated:
                     continue
-                roles = [role for role in estate.roles_in(account) if _is_xrole(role)]
-                if not roles:
-                    problem = f"account {account} has no {XROLE_NAME}"
-                else:
-                    policy = _identity_policy(estate, roles[0])
-                    caller = Caller(account, roles[0].name)
-                    missing = [
-                        a
-                        for a in LAUNCH_TEMPLATE_ACTIONS
-                        if decide(policy, caller, a, key_policy=False).answer is Answer.NOT_ALLOWED
-                    ]
-                    if not missing:
-                        continue
-                    problem = f"{roles[0].name} does not allow {', '.join(missing)}"
+                account, problem = verdict.first()
                 yield Finding(
                     "IBP305",
-                    WARNING,
-                    f"{configuration.name} updates a launch template in account {account}, but {problem}.",
+                    verdict.severity(WARNING),
+                    f"{configuration.name} updates a launch template in account {account}, but {problem}{verdict.condition()}.",
                     value.span,
                     configuration.name,
                     fix=f"Allow {', '.join(LAUNCH_TEMPLATE_ACTIONS)} to {XROLE_NAME} in account {account}.",
                 )
 
 
+def _launch_template_problem(estate: Estate, configuration: DistributionConfiguration, account: str) -> str | None:
+    """What stops the destination role of another, visible account from updating its launch templates."""
+    if account == configuration.deployment.account or account not in estate.visible_accounts:
+        return None
+    roles = [role for role in estate.roles_in(account) if _is_xrole(role)]
+    if not roles:
+        return f"account {account} has no {XROLE_NAME}"
+    policy = _identity_policy(estate, roles[0])
+    caller = Caller(account, roles[0].name)
+    missing = [a for a in LAUNCH_TEMPLATE_ACTIONS if decide(policy, caller, a, key_policy=False).answer is Answer.NOT_ALLOWED]
+    return f"{roles[0].name} does not allow {', '.join(missing)}" if missing else None
+
+
 @emits("IBP307")
 def opt_in_region(estate: Estate) -> Iterator[Finding]:
-    for target in _targets(estate, copies_only=False):
+    for target in _targets(_entries(estate), copies_only=False):
         region = target.view.region
         partition = target.view.source.partition or "aws"
         if not isinstance(region, str) or partition != "aws" or region in DEFAULT_REGIONS:
-            continue
-        if target.recipient.reach is not Reach.OTHER:
             continue
         yield Finding(
             "IBP307",

@@ -1,0 +1,172 @@
+"""Judging checks over the decisions they consult, and the small helpers the checks share."""
+
+from __future__ import annotations
+
+from ibpolicy_lint.checks.key_policies import _names_slr
+from ibpolicy_lint.checks.keys import volume_encrypted
+from ibpolicy_lint.findings import Severity
+from ibpolicy_lint.iam import SLR_PATH, Answer, Caller, decide, read_policy
+from ibpolicy_lint.model import Volume
+from ibpolicy_lint.sharing import regions_differ
+from ibpolicy_lint.source import Span
+from ibpolicy_lint.values import (
+    AccountOf,
+    Attribute,
+    Choice,
+    RegionOf,
+    Scalar,
+    Text,
+    Unknown,
+    decisions_in,
+    from_python,
+    holds,
+    opposite,
+    select,
+    text,
+)
+from ibpolicy_lint.verdicts import Undecided, Violated, judge
+
+SPAN = Span.at("t.yaml", 1)
+
+
+def choice(subject: str, yes, no) -> Choice:
+    return Choice(subject=subject, branches=(("true", yes), ("false", no)), span=SPAN)
+
+
+# --- judge learns the decisions a check consults ------------------------------------------------------
+
+
+def test_a_condition_consulted_only_through_holds_makes_the_finding_conditional():
+    verdict = judge(lambda world: Violated("x") if holds(frozenset({("condition Enc", "true")}), world) else None)
+    assert not verdict.certain
+    assert verdict.condition() == " (when condition Enc is true)"
+
+
+def test_choices_nested_in_branches_are_followed():
+    inner = choice("B", text("managed", SPAN), text("customer", SPAN))
+    value = choice("A", inner, text("customer", SPAN))
+    verdict = judge(lambda world: Violated("x") if getattr(select(value, world), "literal", None) == "managed" else None)
+    assert len(verdict.every_world) == 4
+    assert len(verdict.violated) == 1
+    assert verdict.condition() == " (when A is true and B is true)"
+
+
+def test_a_decision_consulted_only_in_one_branch_is_learnt():
+    def decide(world):
+        if not holds(frozenset({("condition Recipe", "true")}), world):
+            return None
+        return Violated("x") if holds(frozenset({("condition Shared", "true")}), world) else None
+
+    verdict = judge(decide)
+    assert {frozenset(world.items()) for world, _ in verdict.violated} == {
+        frozenset({("condition Recipe", "true"), ("condition Shared", "true")})
+    }
+
+
+def test_a_check_that_consults_nothing_runs_once():
+    calls = []
+    verdict = judge(lambda world: calls.append(1) or Undecided("why"))
+    assert calls == [1]
+    assert verdict.every_world == [{}] and len(verdict.undecided) == 1
+
+
+def test_worlds_that_take_the_same_consulted_outcomes_are_not_run_again():
+    calls = []
+    unrelated = [choice(f"U{n}", text("1", SPAN), text("0", SPAN)) for n in range(4)]
+
+    def decide(world):
+        calls.append(1)
+        if holds(frozenset({("condition A", "true")}), world):
+            return Violated("x")
+        for value in unrelated:  # consulted only when A is false
+            select(value, world)
+        return None
+
+    verdict = judge(decide)
+    assert len(verdict.every_world) == 32
+    assert len(verdict.violated) == 16
+    assert len(calls) < len(verdict.every_world)
+
+
+# --- a decision seen with one outcome also gets the outcome where it does not hold -------------------------
+
+
+def test_single_outcomes_are_completed():
+    assert opposite("true") == "false"
+    assert opposite("not 0") == "0"
+    assert opposite("not empty") == "empty"
+    assert opposite("us-east-1") == "other"
+    assert decisions_in(frozenset({("count of aws_kms_key.k", "not 0")})) == {"count of aws_kms_key.k": ("not 0", "0")}
+
+
+def test_a_count_the_sources_do_not_give_is_a_condition():
+    verdict = judge(lambda world: Violated("x") if holds(frozenset({("count of aws_x.y", "not 0")}), world) else None)
+    assert verdict.severity(Severity.ERROR) is Severity.WARNING
+    assert verdict.condition() == " (when count of aws_x.y is not 0)"
+
+
+# --- kms:ViaService is matched against the Region of the key use --------------------------------------------
+
+
+def _via(service: str):
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+        "Condition": {"StringLike": {"kms:ViaService": service}},
+    }
+    return read_policy(from_python({"Version": "2012-10-17", "Statement": [statement]}, SPAN), SPAN)
+
+
+def _answer(service: str, region: str | None) -> Answer:
+    caller = Caller("111122223333", "account 111122223333", other_than=frozenset({AccountOf("stack:t")}), region=region)
+    return decide(_via(service), caller, "kms:Decrypt").answer
+
+
+def test_via_service_names_ec2_in_the_region_of_the_use():
+    assert _answer("ec2.eu-west-1.amazonaws.com", "eu-west-1") is Answer.ALLOWED
+    assert _answer("ec2.us-east-1.amazonaws.com", "eu-west-1") is Answer.NOT_ALLOWED
+    assert _answer("ec2.*.amazonaws.com", "ap-south-1") is Answer.ALLOWED
+    assert _answer("s3.eu-west-1.amazonaws.com", "eu-west-1") is Answer.NOT_ALLOWED
+
+
+def test_via_service_in_a_region_the_sources_do_not_give_cannot_be_told():
+    assert _answer("ec2.eu-west-1.amazonaws.com", None) is Answer.CANNOT_TELL
+    assert _answer("ec2.*.amazonaws.com", None) is Answer.ALLOWED
+    assert _answer("rds.eu-west-1.amazonaws.com", None) is Answer.NOT_ALLOWED
+
+
+# --- Regions, volumes and grantees -----------------------------------------------------------------------------
+
+
+def test_a_literal_region_differs_only_from_the_deployment_it_is_known_to_differ_from():
+    build, other = RegionOf("tf:main"), RegionOf("tf:other")
+    apart = {build: frozenset({"eu-west-1"})}
+    assert regions_differ(build, "eu-west-1", apart) is True
+    assert regions_differ(other, "eu-west-1", apart) is None
+    assert regions_differ("eu-west-1", other, apart) is None
+
+
+def _volume(encrypted, key) -> Volume:
+    return Volume(span=SPAN, device=text("/dev/xvda", SPAN), encrypted=encrypted, kms_key_id=key)
+
+
+def test_whether_a_volume_is_encrypted():
+    key = text("arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", SPAN)
+    unknown = Unknown(reason="variable k has no default", span=SPAN)
+    assert volume_encrypted(_volume(Scalar(value=True, span=SPAN), None), {}) is True
+    assert volume_encrypted(_volume(text("false", SPAN), key), {}) is False
+    assert volume_encrypted(_volume(None, None), {}) is False
+    assert volume_encrypted(_volume(None, key), {}) is True
+    assert volume_encrypted(_volume(None, unknown), {}) is None
+    assert volume_encrypted(_volume(unknown, None), {}) is None
+
+
+def test_grants_to_the_service_linked_role_are_matched_on_literal_text():
+    source = AccountOf("tf:main", "data.aws_caller_identity.current.account_id")
+    assert _names_slr(Text(parts=("arn:aws:iam::", source, ":" + SLR_PATH), span=SPAN)) is True
+    assert _names_slr(text("arn:aws:iam::111122223333:role/Deployer", SPAN)) is False
+    assert _names_slr(Unknown(reason="variable grantee has no default", span=SPAN)) is None
+    reference = Attribute("tf:main:aws_iam_service_linked_role.x", "arn", "aws_iam_service_linked_role.x.arn")
+    assert _names_slr(Text(parts=(reference,), span=SPAN)) is None
