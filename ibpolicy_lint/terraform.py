@@ -11,11 +11,12 @@ instance; an unknown collection becomes a condition the findings name, never a g
 from __future__ import annotations
 
 import json
-import math
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from . import limits
 from . import terraform_syntax as syntax
@@ -78,6 +79,7 @@ _MAX_INSTANCES = 64
 _META_ARGUMENTS = frozenset({"count", "for_each", "provider", "providers", "depends_on", "lifecycle", "source", "version"})
 _SKIPPED_BLOCKS = frozenset({"lifecycle", "provisioner", "connection", "timeouts"})
 _ROLE_ARN_ACCOUNT = re.compile(r"^arn:[^:]+:iam::(\d{12}):")
+_PROVIDER_SETTINGS = frozenset({"region", "assume_role", "allowed_account_ids"})  # what provider_settings reads
 
 
 class Missing(Unknown):
@@ -158,7 +160,8 @@ class Sources:
         self.modules[folder] = source
         return source
 
-    def parse(self, path: Path) -> syntax.Body | None:
+    def read(self, path: Path) -> tuple[bytes, str] | None:
+        """A Terraform file's bytes and text (kept for quoting), or None with a problem when it cannot be read."""
         display = self.display(path)
         self.note_read(display)
         try:
@@ -172,9 +175,20 @@ class Sources:
             return None
         text_value = decode(data)
         self.remember_text(display, text_value)
+        return data, text_value
 
-        def parse() -> syntax.Body | None:
+    def parse(self, path: Path, parser: Callable[[bytes, str], Any] | None = None) -> Any:
+        """A Terraform file's body (or what ``parser`` makes of its bytes and text), or None with a problem."""
+        read = self.read(path)
+        if read is None:
+            return None
+        data, text_value = read
+        display = self.display(path)
+
+        def parse() -> Any:
             try:
+                if parser is not None:
+                    return parser(data, text_value)
                 if path.name.lower().endswith(".json"):
                     return syntax.json_body(parse_json(data, display).root, display)
                 return syntax.parse_hcl(text_value, display)
@@ -208,27 +222,142 @@ class Sources:
 class Instance:
     """One instance of a resource, data source or module block (``count``/``for_each`` expanded)."""
 
-    suffix: str  # "", "[0]", '["key"]'
-    bindings: dict
+    suffix: str  # as Terraform addresses it: "", "[0]", '["key"]'; "[?]" for a key the sources do not give
+    bindings: dict  # count or each
     condition: Assumption
+    label: str = ""  # how a decision that reads the bindings names this instance: 'aws_kms_key.k["a"]'
+    # It stands for instances the sources do not number (a count or for_each they do not give): any index may name it.
+    wildcard: bool = False
+    identity: str = ""  # the suffix, numbered when several instances share it: the model's resource keys
 
 
-def _guarded(value: Value, assumption: Assumption, outcomes: dict[str, tuple[str, ...]]) -> Value:
+def _distinct(instances: list[Instance]) -> list[Instance]:
+    """The instances, each with an identity of its own (a count that is 1 in one branch and not known in
+    another gives two instances without an index)."""
+    sharing = Counter(instance.suffix for instance in instances)
+    numbered: Counter = Counter()
+    found = []
+    for instance in instances:
+        number = ""
+        if sharing[instance.suffix] > 1:
+            numbered[instance.suffix] += 1
+            number = f"#{numbered[instance.suffix]}"
+        found.append(replace(instance, identity=instance.suffix + number, label=instance.label + number))
+    return found
+
+
+def _matching(instances: list[Instance], suffix: str) -> list[Instance]:
+    """The instances a reference may name with this index suffix ("" without an index, "[?]" with an
+    index the sources do not give): those with that suffix, then those standing for unnumbered ones."""
+    if suffix == "[?]":
+        return instances if len(instances) == 1 else []
+    found = [instance for instance in instances if instance.suffix == suffix]
+    if not found and suffix in ("", "[0]"):
+        found = [instance for instance in instances if instance.suffix in ("", "[0]")]
+    found += [instance for instance in instances if instance.wildcard and instance not in found]
+    if not found and suffix == "" and len(instances) == 1:
+        found = instances
+    return found
+
+
+def _opposite(outcome: str) -> str:
+    """The other outcome of a Terraform decision: a conditional, a count ("not 0"), a collection ("not empty")."""
+    if outcome in ("true", "false"):
+        return "false" if outcome == "true" else "true"
+    return outcome.removeprefix("not ") if outcome.startswith("not ") else f"not {outcome}"
+
+
+def _guarded(value: Value, assumption: Assumption) -> Value:
     """A value present only under ``assumption`` (absent in the other outcomes)."""
     for subject, outcome in sorted(assumption):
-        branches = [(outcome, value)]
-        branches += [(other, Absent(span=value.span)) for other in outcomes.get(subject, (outcome, "other")) if other != outcome]
-        value = Choice(subject=subject, branches=tuple(branches), span=value.span)
+        branches = ((outcome, value), (_opposite(outcome), Absent(span=value.span)))
+        value = Choice(subject=subject, branches=branches, span=value.span)
     return value
 
 
+def _choice_among(candidates: list[tuple[Assumption, Value]], span: Span) -> Value:
+    """The value of whichever candidate's condition holds, first first: a choice over the decisions that
+    tell them apart, absent where none holds."""
+    if not candidates:
+        return Absent(span=span)
+    condition, value = candidates[0]
+    if not condition:
+        return value
+    subject = min(name for name, _ in condition)
+    outcomes = [outcome for name, outcome in condition if name == subject]
+    outcomes += [o for c, _ in candidates[1:] for name, o in c if name == subject and o not in outcomes]
+    if len(outcomes) == 1:
+        outcomes.append(_opposite(outcomes[0]))
+    branches = []
+    for outcome in outcomes:
+        remaining = [
+            (frozenset(item for item in c if item[0] != subject), v)
+            for c, v in candidates
+            if all(name != subject or o == outcome for name, o in c)
+        ]
+        branches.append((outcome, _choice_among(remaining, span)))
+    return Choice(subject=subject, branches=tuple(branches), span=span)
+
+
 def _alternatives(value: Value, assumption: Assumption = ALWAYS) -> list[tuple[Assumption, Value]]:
+    """Each branch of a value's top-level choices, with the outcomes that lead to it.
+
+    (``values`` keeps its own version private; it also drops absent branches, which a count of null must not.)
+    """
     if isinstance(value, Choice):
         found: list[tuple[Assumption, Value]] = []
         for outcome, branch in value.branches:
             found.extend(_alternatives(branch, assumption | {(value.subject, outcome)}))
         return found
     return [(assumption, value)]
+
+
+def _each_branch(value: Value, compute: Callable[[Value], Value]) -> Value:
+    """``compute`` applied to each branch of a value's top-level choices (not to choices nested inside)."""
+    if isinstance(value, Choice):
+        branches = tuple((outcome, _each_branch(branch, compute)) for outcome, branch in value.branches)
+        return Choice(subject=value.subject, branches=branches, span=value.span, origin=value.origin)
+    return compute(value)
+
+
+def _pairs(collection: Value, list_keys: str) -> list[tuple[Value, Value]] | None:
+    """The (key, value) pairs that ``for_each``, ``dynamic`` and ``for`` iterate; None when the collection is
+    not known. A map's keys are texts where the keys are written; a list's keys are its indexes
+    (``list_keys="index"``) or, for ``for_each``'s sets, the items themselves (``"item"``)."""
+    if isinstance(collection, MapValue):
+        return [(text(key, collection.key_spans.get(key, collection.span)), item) for key, item in collection.entries.items()]
+    if isinstance(collection, ListValue):
+        if list_keys == "item":
+            return [(item, item) for item in collection.items if not is_absent(item)]
+        return [(Scalar(value=index, span=item.span), item) for index, item in enumerate(collection.items)]
+    if is_absent(collection):
+        return []
+    return None
+
+
+def _iterations(collection: Value, subject: str, what: str, list_keys: str) -> list[tuple[Assumption, Value, Value]]:
+    """What a ``for_each`` or ``dynamic`` block iterates in every branch of its collection: (assumption, key, item).
+
+    A collection the sources do not give is one unknown item, present when the collection is not
+    empty (``subject``); items past _MAX_INSTANCES are one unknown item saying how many are left out.
+    """
+    found: list[tuple[Assumption, Value, Value]] = []
+    for assumption, leaf in _alternatives(collection):
+        pairs = _pairs(leaf, list_keys)
+        if pairs is None:
+            unknown = Unknown(reason=f"{what}: {getattr(leaf, 'reason', 'not a collection')}", span=leaf.span)
+            found.append((assumption | {(subject, "not empty")}, unknown, unknown))
+            continue
+        found.extend((assumption, key, item) for key, item in pairs[:_MAX_INSTANCES])
+        if len(pairs) > _MAX_INSTANCES:
+            reason = f"{what}: {len(pairs) - _MAX_INSTANCES} more items are not evaluated (only the first {_MAX_INSTANCES})"
+            unknown = Unknown(reason=reason, span=leaf.span)
+            found.append((assumption, unknown, unknown))
+    return found
+
+
+def _count_binding(index: Value) -> dict[str, Value]:
+    return {"count": MapValue(entries={"index": index}, span=index.span)}
 
 
 def _number(value: Value) -> int | None:
@@ -245,14 +374,35 @@ def _quoted(key: str) -> str:
     return "[" + json.dumps(key) + "]"
 
 
+def _shown_key(key: Value) -> str:
+    literal = literal_text(key)
+    return json.dumps(literal) if isinstance(key, Text) and literal is not None else literal or "?"
+
+
+def _reference_name(expression: syntax.Expression) -> str | None:
+    """A name written as a bare reference: ``aws.europe`` in HCL, ``"aws.europe"`` or ``"${aws.europe}"`` in
+    JSON (a ``provider`` argument, a module's ``providers`` map, a dynamic block's ``iterator``)."""
+    if isinstance(expression, syntax.Traversal) and expression.root is not None:
+        if all(isinstance(step, str) for step in expression.steps):
+            return ".".join((expression.root, *expression.steps))
+        return None
+    if isinstance(expression, syntax.Literal) and isinstance(expression.value, str):
+        return expression.value
+    if isinstance(expression, syntax.Template):
+        if len(expression.parts) == 1 and isinstance(expression.parts[0], syntax.Expression):
+            return _reference_name(expression.parts[0])
+        if all(isinstance(part, str) for part in expression.parts):
+            return "".join(expression.parts)
+    return None
+
+
 class Root:
-    """One root module and everything it calls: its deployments and variable values."""
+    """One root module and everything it calls: its variable values and module instances."""
 
     def __init__(self, loader: TerraformLoader, source: ModuleSource, variable_values: dict[str, Value]) -> None:
         self.loader = loader
         self.source = source
         self.variable_values = variable_values
-        self.outcomes: dict[str, tuple[str, ...]] = {}
         self.instances: list[ModuleInstance] = []
 
 
@@ -266,24 +416,32 @@ class ModuleInstance:
         providers: dict[str, Deployment],
         condition: Assumption,
         call_site: str = "",
+        identity: str | None = None,
+        instance: Instance | None = None,
     ) -> None:
         self.root = root
         self.source = source
-        self.address = address  # "" or "module.name[...]." prefix
+        self.address = address  # "" or "module.name[...]." prefix, as messages show it
+        self.identity = address if identity is None else identity  # the same, unique: keys and decisions use it
+        self.instance = instance or Instance("", {}, ALWAYS)  # of its module block
         self.inputs = inputs
         self.providers = providers
         self.condition = condition
         self.call_site = call_site
         self._values: dict[tuple, Value] = {}
         self._evaluating: set[tuple] = set()
-        self._instances: dict[tuple, dict[str, Instance]] = {}
-        self._children: dict[str, dict[str, ModuleInstance] | Unknown] = {}
+        self._instances: dict[tuple, list[Instance]] = {}
+        self._children: dict[str, list[ModuleInstance] | Unknown] = {}
         root.instances.append(self)
         self._own_providers()
 
     @property
     def evaluator(self) -> Evaluator:
         return Evaluator(self, {})
+
+    def scope(self, instance: Instance) -> Evaluator:
+        """The scope of one instance of a block: its ``count`` or ``each``."""
+        return Evaluator(self, instance.bindings, {name: instance.label for name in instance.bindings})
 
     def _own_providers(self) -> None:
         for block in self.source.providers:
@@ -294,16 +452,24 @@ class ModuleInstance:
 
     def provider_for(self, body: syntax.Body, resource_type: str) -> Deployment:
         provider = body.attributes.get("provider")
-        address = resource_type.split("_", 1)[0]
-        if provider is not None and isinstance(provider.expression, syntax.Traversal):
-            address = provider.expression.text or address
-        elif provider is not None and isinstance(provider.expression, syntax.Template):
-            address = "".join(part for part in provider.expression.parts if isinstance(part, str)) or address
+        named = _reference_name(provider.expression) if provider is not None else None
+        address = named or resource_type.split("_", 1)[0]
         deployment = self.providers.get(address) or self.providers.get(address.split(".")[0])
         if deployment is None:
             deployment = self.root.loader.deployment(self, address, None)
             self.providers[address] = deployment
         return deployment
+
+    def deployment_of(self, body: syntax.Body, resource_type: str, scope: Evaluator, address: str) -> Deployment:
+        """Where a resource is: its provider's deployment, in the resource's own Region when it sets one
+        (the ``region`` argument of AWS provider v6)."""
+        provider = self.provider_for(body, resource_type)
+        if "region" not in body.attributes or not resource_type.startswith("aws_"):
+            return provider
+        region = scope.attribute(body, "region")
+        if is_absent(region):
+            return provider
+        return self.root.loader.in_region(provider, literal_text(region), address)
 
     # -- memoised evaluation with cycle detection
 
@@ -350,76 +516,68 @@ class ModuleInstance:
 
     # -- resources and data sources
 
-    def instances_of(self, mode: str, resource_type: str, name: str) -> dict[str, Instance] | None:
+    def instances_of(self, mode: str, resource_type: str, name: str) -> list[Instance] | None:
         key = (mode, resource_type, name)
         block = self.source.resources.get(key)
         if block is None:
             return None
         if key not in self._instances:
-            self._instances[key] = {}  # a self-reference during expansion sees no instances
-            address = f"{self.address}{'data.' if mode == 'data' else ''}{resource_type}.{name}"
-            self._instances[key] = {i.suffix: i for i in self.expand(block.body, address)}
+            self._instances[key] = []  # a self-reference during expansion sees no instances
+            address = f"{self.identity}{'data.' if mode == 'data' else ''}{resource_type}.{name}"
+            self._instances[key] = self.expand(block.body, address)
         return self._instances[key]
 
     def expand(self, body: syntax.Body, address: str) -> list[Instance]:
         count = body.attributes.get("count")
         for_each = body.attributes.get("for_each")
-        evaluator = self.evaluator
         if count is not None:
-            return self._counted(evaluator.eval(count.expression), address, count.expression)
+            return _distinct(self._counted(self.evaluator.eval(count.expression), address))
         if for_each is not None:
-            return self._each(evaluator.eval(for_each.expression), address)
+            return _distinct(self._each(self.evaluator.eval(for_each.expression), address))
         return [Instance("", {}, ALWAYS)]
 
-    def _counted(self, value: Value, address: str, expression: syntax.Expression) -> list[Instance]:
-        alternatives = [(assumption, _number(leaf)) for assumption, leaf in _alternatives(value)]
-        known = [number for _, number in alternatives if number is not None]
-        largest = min(max(known, default=0), _MAX_INSTANCES)
+    def _counted(self, value: Value, address: str) -> list[Instance]:
+        alternatives = [(assumption, _number(leaf), leaf) for assumption, leaf in _alternatives(value)]
+        largest = max((number for _, number, _ in alternatives if number is not None), default=0)
         indexed = largest > 1
         found: list[Instance] = []
-        for index in range(largest):
-            present = [assumption for assumption, number in alternatives if number is not None and number > index]
-            bindings = {"count": MapValue(entries={"index": Scalar(value=index, span=value.span)}, span=value.span)}
-            suffix = f"[{index}]" if indexed else ""
-            if len(present) == len(alternatives):
-                found.append(Instance(suffix, bindings, ALWAYS))
-            else:
-                found.extend(Instance(suffix, bindings, assumption) for assumption in present)
-        for assumption, number in alternatives:
+
+        def add(suffix: str, index: Value, fewest: int, label: str, wildcard: bool = False) -> None:
+            """Instances present where the count is above ``fewest``: always, or under each such branch."""
+            present = [assumption for assumption, number, _ in alternatives if number is not None and number > fewest]
+            conditions = [ALWAYS] if len(present) == len(alternatives) else present
+            found.extend(Instance(suffix, _count_binding(index), c, label, wildcard) for c in conditions)
+
+        for index in range(min(largest, _MAX_INSTANCES)):
+            add(f"[{index}]" if indexed else "", Scalar(value=index, span=value.span), index, f"{address}[{index}]")
+        if largest > _MAX_INSTANCES:
+            more = largest - _MAX_INSTANCES
+            reason = f"count.index of {address}: {more} more instances are not evaluated (only the first {_MAX_INSTANCES})"
+            add("[?]", Unknown(reason=reason, span=value.span), _MAX_INSTANCES, f"{address}[{_MAX_INSTANCES}…]", True)
+        for assumption, number, leaf in alternatives:
             if number is None:
-                subject = f"count of {address}"
-                self.root.outcomes[subject] = ("not 0", "0")
-                index_value = Unknown(reason=f"count.index of {address}", span=value.span)
-                bindings = {"count": MapValue(entries={"index": index_value}, span=value.span)}
-                found.append(Instance("", bindings, assumption | {(subject, "not 0")}))
+                why = getattr(leaf, "reason", "it is not a number")
+                index = Unknown(reason=f"count.index of {address}, whose count is not known: {why}", span=value.span)
+                condition = assumption | {(f"count of {address}", "not 0")}
+                found.append(Instance("", _count_binding(index), condition, f"{address}[…]", wildcard=True))
         return found
 
     def _each(self, value: Value, address: str) -> list[Instance]:
         found: list[Instance] = []
-        for assumption, leaf in _alternatives(value):
-            if isinstance(leaf, MapValue):
-                pairs = [(text(k, leaf.key_spans.get(k, leaf.span)), v) for k, v in leaf.entries.items()]
-            elif isinstance(leaf, ListValue):
-                pairs = [(item, item) for item in leaf.items if not is_absent(item)]
-            elif is_absent(leaf):
-                pairs = []
+        subject = f"for_each of {address}"
+        for assumption, key, item in _iterations(value, subject, subject, list_keys="item"):
+            key_text = literal_text(key)
+            each = MapValue(entries={"key": key, "value": item}, span=item.span)
+            if isinstance(key, Unknown) and (subject, "not empty") in assumption:
+                found.append(Instance("", {"each": each}, assumption, f"{address}[…]", wildcard=True))
             else:
-                subject = f"for_each of {address}"
-                self.root.outcomes[subject] = ("not empty", "empty")
-                unknown = Unknown(reason=f"for_each of {address}: {getattr(leaf, 'reason', 'not a collection')}", span=leaf.span)
-                each = MapValue(entries={"key": unknown, "value": unknown}, span=leaf.span)
-                found.append(Instance("", {"each": each}, assumption | {(subject, "not empty")}))
-                continue
-            for key, item in pairs[:_MAX_INSTANCES]:
-                key_text = literal_text(key)
                 suffix = _quoted(key_text) if key_text is not None else "[?]"
-                each = MapValue(entries={"key": key, "value": item}, span=item.span)
-                found.append(Instance(suffix, {"each": each}, assumption))
+                found.append(Instance(suffix, {"each": each}, assumption, f"{address}{suffix}", key_text is None))
         return found
 
     # -- modules
 
-    def children(self, name: str) -> dict[str, ModuleInstance] | Unknown:
+    def children(self, name: str) -> list[ModuleInstance] | Unknown:
         if name in self._children:
             return self._children[name]
         block = self.source.modules[name]
@@ -432,14 +590,19 @@ class ModuleInstance:
 
 
 class Evaluator:
-    """Expressions in one scope: a module instance plus names bound by count, for_each, for and dynamic."""
+    """Expressions in one scope: a module instance plus names bound by count, for_each, for and dynamic.
 
-    def __init__(self, module: ModuleInstance, bindings: dict[str, Value]) -> None:
+    ``module`` is None for a variable definitions file, which holds literal values only.
+    """
+
+    def __init__(self, module: ModuleInstance | None, bindings: dict[str, Value], labels: dict[str, str] | None = None) -> None:
         self.module = module
         self.bindings = bindings
+        self.labels = labels or {}  # bound name -> which instance or item it is, for naming decisions
 
-    def bound(self, **names: Value) -> Evaluator:
-        return Evaluator(self.module, {**self.bindings, **names})
+    def bound(self, names: dict[str, Value], label: str) -> Evaluator:
+        labels = {**self.labels, **dict.fromkeys(names, label)}
+        return Evaluator(self.module, {**self.bindings, **names}, labels)
 
     def attribute(self, body: syntax.Body, name: str) -> Value | None:
         attribute = body.attributes.get(name)
@@ -450,6 +613,15 @@ class Evaluator:
         if handler is None:
             return Unknown(reason=f"{type(expression).__name__} is not evaluated", span=expression.span)
         return handler(self, expression)
+
+    def subject(self, text: str, reads: syntax.Expression) -> str:
+        """How findings name a decision: ``text``, in its module instance, with the instances or items that
+        ``reads`` reads through its bindings, so that the same words in two scopes are two decisions."""
+        subject = text
+        if self.module is not None and self.module.identity:
+            subject += f" in {self.module.identity.rstrip('.')}"
+        bound = sorted({self.labels[name] for name in syntax.names_in(reads) if name in self.labels})
+        return subject + (f" ({', '.join(bound)})" if bound else "")
 
     # -- leaves
 
@@ -496,6 +668,8 @@ class Evaluator:
             # An element of count/for_each/for/dynamic is reported where it is used.
             return relocated(self.steps(self.bindings[root], steps, span), span, "")
         module = self.module
+        if module is None:  # a variable definitions file: read_tfvars reports references before evaluating
+            return Unknown(reason=f"{expression.text} cannot be used here", span=span)
         if root in ("var", "local") and steps and isinstance(steps[0], str):
             value = module.variable(steps[0], span) if root == "var" else module.local(steps[0], span)
             return self.steps(value, steps[1:], span)
@@ -521,6 +695,12 @@ class Evaluator:
             )
         return value
 
+    def _index(self, steps: list) -> tuple[str, list]:
+        """The index suffix a reference starts with ("" when none), and the steps after it."""
+        if steps and not isinstance(steps[0], str):
+            return _index_suffix(self.eval(steps[0])), steps[1:]
+        return "", steps
+
     def module_output(self, name: str, steps: list, expression: syntax.Traversal) -> Value:
         module = self.module
         span = expression.span
@@ -529,102 +709,109 @@ class Evaluator:
         children = module.children(name)
         if isinstance(children, Unknown):
             return Unknown(reason=children.reason, span=span, origin=children.origin)
-        suffix = ""
-        if steps and not isinstance(steps[0], str):
-            suffix = _index_suffix(self.eval(steps[0]))
-            steps = steps[1:]
-        child = children.get(suffix) or (children.get("") if suffix in ("[0]", "") else None)
-        if child is None and len(children) == 1 and not suffix:
-            child = next(iter(children.values()))
-        if child is None:
-            return Unknown(
-                reason=f"{expression.text}: module.{name} has no instance {suffix or '(several instances)'}", span=span
-            )
+        suffix, steps = self._index(steps)
+        found = _matching([child.instance for child in children], suffix)
+        if not found:
+            which = "an instance the sources do not give" if suffix == "[?]" else suffix or "(several instances)"
+            return Unknown(reason=f"{expression.text}: module.{name} has no instance {which}", span=span)
         if not steps or not isinstance(steps[0], str):
             return Unknown(reason=f"{expression.text} names the whole module", span=span)
-        output = child.source.outputs.get(steps[0])
-        if output is None:
-            return Unknown(reason=f"module.{name} has no output {steps[0]}", span=span)
-        value_attribute = output.body.attributes.get("value")
-        if value_attribute is None:
-            return Unknown(reason=f"output {steps[0]} of module.{name} has no value", span=span)
-        value = child.memo(("output", steps[0]), lambda: child.evaluator.eval(value_attribute.expression), span)
-        where = f"output {steps[0]} of module.{name} ({output.span.where()})"
-        return self.steps(relocated(value, span, where), steps[1:], span)
-
-    def resource(self, mode: str, resource_type: str, name: str, steps: list, expression: syntax.Traversal) -> Value:
-        module = self.module
-        span = expression.span
-        instances = module.instances_of(mode, resource_type, name)
-        prefix = "data." if mode == "data" else ""
-        if instances is None:
-            return Unknown(reason=f"{expression.text}: {prefix}{resource_type}.{name} is not declared", span=span)
-        suffix = ""
-        if steps and not isinstance(steps[0], str):
-            suffix = _index_suffix(self.eval(steps[0]))
-            steps = steps[1:]
-        instance = instances.get(suffix)
-        if instance is None and suffix in ("[0]", ""):
-            instance = instances.get("") or instances.get("[0]")
-            suffix = "" if "" in instances else "[0]"
-        if instance is None:
-            return Unknown(reason=f"{expression.text}: no instance {suffix or 'without an index'}", span=span)
-        if not steps or not isinstance(steps[0], str):
-            return Unknown(reason=f"{expression.text} names a whole resource", span=span)
-        attribute = steps[0]
-        key = self.module.root.loader.resource_key(module, f"{prefix}{resource_type}.{name}{suffix}")
-        block = module.source.resources[(mode, resource_type, name)]
-        if mode == "data":
-            value = self.data_attribute(resource_type, attribute, key, block, instance, expression)
-        else:
-            value = self.resource_attribute(resource_type, attribute, key, block, instance, expression)
+        by_instance = {id(child.instance): child for child in children}
+        outputs = [(instance.condition, self._output(by_instance[id(instance)], name, steps[0], span)) for instance in found]
+        value = outputs[0][1] if len(outputs) == 1 else _choice_among(outputs, span)
         return self.steps(value, steps[1:], span)
 
+    def _output(self, child: ModuleInstance, name: str, output_name: str, span: Span) -> Value:
+        output = child.source.outputs.get(output_name)
+        if output is None:
+            return Unknown(reason=f"module.{name} has no output {output_name}", span=span)
+        value_attribute = output.body.attributes.get("value")
+        if value_attribute is None:
+            return Unknown(reason=f"output {output_name} of module.{name} has no value", span=span)
+        value = child.memo(("output", output_name), lambda: child.evaluator.eval(value_attribute.expression), span)
+        return relocated(value, span, f"output {output_name} of module.{name} ({output.span.where()})")
+
+    def resource(self, mode: str, resource_type: str, name: str, steps: list, expression: syntax.Traversal) -> Value:
+        span = expression.span
+        instances = self.module.instances_of(mode, resource_type, name)
+        if instances is None:
+            prefix = "data." if mode == "data" else ""
+            return Unknown(reason=f"{expression.text}: {prefix}{resource_type}.{name} is not declared", span=span)
+        suffix, steps = self._index(steps)
+        found = _matching(instances, suffix)
+        if not found:
+            which = "whose index the sources give" if suffix == "[?]" else suffix or "without an index"
+            return Unknown(reason=f"{expression.text}: no instance {which}", span=span)
+        values = [
+            (instance.condition, self.instance_value(mode, resource_type, name, instance, steps, expression))
+            for instance in found
+        ]
+        return values[0][1] if len(values) == 1 else _choice_among(values, span)
+
+    def instance_value(self, mode: str, resource_type: str, name: str, instance: Instance, steps: list, expression) -> Value:
+        """What ``steps`` (an attribute, then keys or indexes) read from one instance of a resource or data source."""
+        span = expression.span
+        if not steps or not isinstance(steps[0], str):
+            return Unknown(reason=f"{expression.text} names a whole resource", span=span)
+        prefix = "data." if mode == "data" else ""
+        key = self.module.root.loader.resource_key(self.module, f"{prefix}{resource_type}.{name}{instance.identity}")
+        block = self.module.source.resources[(mode, resource_type, name)]
+        read = self.data_attribute if mode == "data" else self.resource_attribute
+        return self.steps(read(resource_type, steps[0], key, block, instance, expression), steps[1:], span)
+
     def resource_attribute(self, resource_type, attribute, key, block, instance, expression) -> Value:
-        neutral = _COMPUTED_ATTRIBUTES.get(resource_type, {}).get(attribute)
-        if neutral is None and resource_type.startswith("aws_imagebuilder_") and attribute in ("arn", "id"):
-            neutral = ARN
+        neutral = neutral_attribute(resource_type, attribute)
         if neutral is not None:
             return Text(parts=(Attribute(key, neutral, expression.text),), span=expression.span)
         configured = block.body.attributes.get(attribute)
         if configured is not None:
-            scope = Evaluator(self.module, instance.bindings)
-            return relocated(scope.eval(configured.expression), expression.span, f"{expression.text}")
+            return relocated(self.module.scope(instance).eval(configured.expression), expression.span, f"{expression.text}")
         return Text(parts=(Attribute(key, attribute, expression.text),), span=expression.span)
 
     def data_attribute(self, resource_type, attribute, key, block, instance, expression) -> Value:
         span = expression.span
-        deployment = self.module.provider_for(block.body, resource_type)
+        scope = self.module.scope(instance)
+        provider = self.module.provider_for(block.body, resource_type)
         label = expression.text
         if resource_type == "aws_caller_identity" and attribute == "account_id":
-            return Text(parts=(deployment.account or AccountOf(deployment.key, label),), span=span)
+            return Text(parts=(provider.account or AccountOf(provider.key, label),), span=span)
         if resource_type == "aws_region" and attribute in ("name", "id", "region"):
-            return Text(parts=(deployment.region or RegionOf(deployment.key, label),), span=span)
+            for argument in ("region", "name"):  # the Region it describes (v6 ``region``, v5 ``name``), else the provider's
+                configured = scope.attribute(block.body, argument)
+                if configured is not None and not is_absent(configured):
+                    return relocated(configured, span, label)
+            return Text(parts=(provider.region or RegionOf(provider.key, label),), span=span)
         if resource_type == "aws_partition" and attribute == "partition":
-            return Text(parts=(deployment.partition or PartitionOf(deployment.key, label),), span=span)
-        neutral = _DATA_ATTRIBUTES.get(resource_type, {}).get(attribute)
+            return Text(parts=(provider.partition or PartitionOf(provider.key, label),), span=span)
+        neutral = neutral_attribute(resource_type, attribute, "data")
         if neutral is not None:
             return Text(parts=(Attribute(key, neutral, label),), span=span)
         if resource_type == "aws_iam_policy_document" and attribute in ("json", "minified_json"):
-            properties = body_value(Evaluator(self.module, instance.bindings), block.body, block.span)
+            properties = body_value(scope, block.body, block.span)
             return with_origin(policy_document(properties, block.span), span, label)
         configured = block.body.attributes.get(attribute)
         if configured is not None:
-            return Evaluator(self.module, instance.bindings).eval(configured.expression)
+            return scope.eval(configured.expression)
         return Unknown(reason=f"{label} is read from the live account at plan time", span=span)
 
     # -- operators
 
     def call(self, expression: syntax.Call) -> Value:
-        from .terraform_functions import FUNCTIONS
+        from .terraform_functions import FUNCTIONS, TRANSPARENT
 
-        function = FUNCTIONS.get(expression.name.split("::")[-1])
+        name = expression.name.split("::")[-1]
+        function = FUNCTIONS.get(name)
         if function is None:
             return Unknown(reason=f"{expression.name}() is not evaluated", span=expression.span)
         arguments = [self.eval(argument) for argument in expression.arguments]
-        if expression.expand_last and arguments and isinstance(arguments[-1], ListValue):
-            arguments = arguments[:-1] + list(arguments[-1].items)
-        return function(self, arguments, expression)
+
+        def apply(values: list[Value]) -> Value:
+            if expression.expand_last and values and isinstance(values[-1], ListValue):
+                values = values[:-1] + list(values[-1].items)
+            return function(self, values, expression)
+
+        # Functions see no choices: they run in every branch of the conditions their arguments hold.
+        return apply(arguments) if name in TRANSPARENT else through_choices(arguments, apply, expression.span)
 
     def conditional(self, expression: syntax.Conditional) -> Value:
         test = self.eval(expression.test)
@@ -635,8 +822,7 @@ class Evaluator:
                 return self.eval(expression.yes)
             if flag is False:
                 return self.eval(expression.no)
-            subject = expression.text or "a condition"
-            self.module.root.outcomes[subject] = ("true", "false")
+            subject = self.subject(expression.text or f"the condition at {expression.span.where()}", expression.test)
             branches = (("true", self.eval(expression.yes)), ("false", self.eval(expression.no)))
             return Choice(subject=subject, branches=branches, span=expression.span)
 
@@ -647,26 +833,24 @@ class Evaluator:
         return through_choices(operands, lambda values: _operate(expression.operator, values, expression.span), expression.span)
 
     def for_(self, expression: syntax.ForExpression) -> Value:
-        collection = self.eval(expression.collection)
-        if isinstance(collection, MapValue):
-            pairs = [(text(k, collection.span), v) for k, v in collection.entries.items()]
-        elif isinstance(collection, ListValue):
-            pairs = [(Scalar(value=i, span=item.span), item) for i, item in enumerate(collection.items)]
-        else:
+        return _each_branch(self.eval(expression.collection), lambda collection: self._for_over(collection, expression))
+
+    def _for_over(self, collection: Value, expression: syntax.ForExpression) -> Value:
+        described = expression.text or "a for expression"
+        pairs = None if is_absent(collection) else _pairs(collection, list_keys="index")
+        if pairs is None:
             reason = getattr(collection, "reason", "a collection that is not known")
-            return Unknown(reason=f"{expression.text or 'a for expression'} iterates {reason}", span=expression.span)
+            return Unknown(reason=f"{described} iterates {reason}", span=expression.span)
         results: list[tuple[Value | None, Value]] = []
         for key, item in pairs:
             names = {expression.value_name: item}
             if expression.key_name:
                 names[expression.key_name] = key
-            scope = self.bound(**names)
+            scope = self.bound(names, f"item {_shown_key(key)} of the for expression at line {expression.span.line}")
             if expression.condition is not None:
                 keep = as_bool(scope.eval(expression.condition))
                 if keep is None:
-                    return Unknown(
-                        reason=f"the filter of {expression.text or 'a for expression'} cannot be decided", span=expression.span
-                    )
+                    return Unknown(reason=f"the filter of {described} cannot be decided", span=expression.span)
                 if not keep:
                     continue
             results.append((scope.eval(expression.key) if expression.key else None, scope.eval(expression.value)))
@@ -688,25 +872,19 @@ class Evaluator:
     def splat(self, expression: syntax.Splat) -> Value:
         source = expression.source
         if isinstance(source, syntax.Traversal) and source.root and len(source.steps) == 1 and "_" in source.root:
-            instances = self.module.instances_of("resource", source.root, source.steps[0]) or {}
-            items = []
-            for suffix in instances:
-                index = syntax.Literal(expression.span, int(suffix[1:-1]) if suffix[1:-1].isdigit() else suffix[2:-2])
-                reference = (
-                    syntax.Traversal(
-                        expression.span, source.root, None, (source.steps[0], index, *expression.steps), expression.text
-                    )
-                    if suffix
-                    else syntax.Traversal(
-                        expression.span, source.root, None, (source.steps[0], *expression.steps), expression.text
-                    )
-                )
-                items.append(self.eval(reference))
-            return ListValue(items=tuple(items), span=expression.span)
+            name = source.steps[0]
+            instances = self.module.instances_of("resource", source.root, name) if isinstance(name, str) else None
+            if instances is not None:
+                steps = list(expression.steps)
+                items = [
+                    _guarded(self.instance_value("resource", source.root, name, instance, steps, expression), instance.condition)
+                    for instance in instances
+                ]
+                return ListValue(items=tuple(items), span=expression.span)
         value = self.eval(source)
-        items = value.items if isinstance(value, ListValue) else (() if is_absent(value) else (value,))
         if isinstance(value, Unknown):
             return value
+        items = value.items if isinstance(value, ListValue) else (() if is_absent(value) else (value,))
         return ListValue(
             items=tuple(self.steps(item, list(expression.steps), expression.span) for item in items), span=expression.span
         )
@@ -771,9 +949,11 @@ def _operate(operator: str, values: list[Value], span: Span) -> Value:
     a, b = _float(left), _float(right)
     if a is None or b is None:
         return Unknown(reason="arithmetic on values that are not known", span=span)
+    if operator in ("/", "%") and b == 0:
+        return Unknown(reason="a division by zero (Terraform refuses it)", span=span)
     results = {
         "+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
-        "/": lambda: a / b if b else math.nan, "%": lambda: a % b if b else math.nan,
+        "/": lambda: a / b, "%": lambda: a % b,
         "<": lambda: a < b, ">": lambda: a > b, "<=": lambda: a <= b, ">=": lambda: a >= b,
     }  # fmt: skip
     result = results[operator]()
@@ -835,6 +1015,16 @@ _DATA_ATTRIBUTES: dict[str, dict[str, str]] = {
 }
 
 
+def neutral_attribute(resource_type: str, attribute: str, mode: str = "resource") -> str | None:
+    """The neutral name (``values.ARN``, ``KEY_ID``, ...) of a computed attribute a reference reads, or None
+    when the linter does not know it (HCL and plan references alike)."""
+    table = _DATA_ATTRIBUTES if mode == "data" else _COMPUTED_ATTRIBUTES
+    neutral = table.get(resource_type, {}).get(attribute)
+    if neutral is None and mode == "resource" and resource_type.startswith("aws_imagebuilder_") and attribute in ("arn", "id"):
+        return ARN  # every Image Builder resource's ID is its ARN
+    return neutral
+
+
 # --- blocks as values, and the neutral model -----------------------------------------------------------
 
 
@@ -863,34 +1053,18 @@ def _dynamic_items(evaluator: Evaluator, block: syntax.Block) -> list[Value]:
     label = block.labels[0]
     for_each = block.body.attributes.get("for_each")
     iterator_attribute = block.body.attributes.get("iterator")
-    iterator = label
-    if iterator_attribute is not None and isinstance(iterator_attribute.expression, syntax.Traversal):
-        iterator = iterator_attribute.expression.root or label
+    iterator = (_reference_name(iterator_attribute.expression) if iterator_attribute is not None else None) or label
     content = next((inner for inner in block.body.blocks if inner.type == "content"), None)
     if for_each is None or content is None:
         return []
     collection = evaluator.eval(for_each.expression)
-    root = evaluator.module.root
+    subject = evaluator.subject(f"dynamic {label} over {for_each.expression.span.where()}", for_each.expression)
     items: list[Value] = []
-    for assumption, leaf in _alternatives(collection):
-        if isinstance(leaf, MapValue):
-            pairs = [(text(k, leaf.span), v) for k, v in leaf.entries.items()]
-        elif isinstance(leaf, ListValue):
-            pairs = [(Scalar(value=i, span=item.span), item) for i, item in enumerate(leaf.items)]
-        elif is_absent(leaf):
-            pairs = []
-        else:
-            subject = f"dynamic {label} over {for_each.expression.span.where()}"
-            root.outcomes[subject] = ("not empty", "empty")
-            unknown = Unknown(
-                reason=f"dynamic {label}: {getattr(leaf, 'reason', 'the collection is not known')}", span=block.span
-            )
-            pairs = [(unknown, unknown)]
-            assumption = assumption | {(subject, "not empty")}
-        for key, item in pairs[:_MAX_INSTANCES]:
-            scope = evaluator.bound(**{iterator: MapValue(entries={"key": key, "value": item}, span=block.span)})
-            value = body_value(scope, content.body, block.span)
-            items.append(_guarded(value, assumption, root.outcomes) if assumption else value)
+    for assumption, key, item in _iterations(collection, subject, f"dynamic {label}", list_keys="index"):
+        name = f"item {_shown_key(key)} of dynamic {label} at line {block.span.line}"
+        scope = evaluator.bound({iterator: MapValue(entries={"key": key, "value": item}, span=block.span)}, name)
+        value = body_value(scope, content.body, block.span)
+        items.append(_guarded(value, assumption) if assumption else value)
     return items
 
 
@@ -947,20 +1121,33 @@ def _statement_value(block: Value) -> Value:
             entries[json_name] = value
     for name, json_name in (("principals", "Principal"), ("not_principals", "NotPrincipal")):
         principals: dict[str, list[Value]] = {}
+        unknown_kind: Value | None = None
         for _, principal in members(field_of(block, name)):
-            kind = literal_text(field_of(principal, "type")) or "AWS"
+            kind_value = field_of(principal, "type")
+            kind = literal_text(kind_value)
+            if kind is None:
+                unknown_kind = kind_value or principal
+                continue
             principals.setdefault(kind, []).extend(item for _, item in members(field_of(principal, "identifiers")))
-        if principals:
+        if unknown_kind is not None:  # which identifiers are accounts, services or users is not known
+            reason = f"the type of a {name} block is not known ({getattr(unknown_kind, 'reason', 'it is computed')})"
+            entries[json_name] = Unknown(reason=reason, span=unknown_kind.span)
+        elif principals:
             entries[json_name] = text("*", block.span) if set(principals) == {"*"} else _principal_map(principals, block)
     conditions: dict[str, dict[str, Value]] = {}
+    undecided: dict[str, Value] = {}  # tests of a key the sources do not give: policy evaluation cannot decide them
     for _, condition in members(field_of(block, "condition")):
-        test = literal_text(field_of(condition, "test")) or "?"
-        variable = literal_text(field_of(condition, "variable")) or "?"
+        test = literal_text(field_of(condition, "test"))
+        if test is None:  # what the condition tests is not known: neither is the statement
+            return Unknown(reason="the test of a condition block is not known", span=condition.span)
+        variable = literal_text(field_of(condition, "variable"))
+        if variable is None:
+            undecided[test] = Unknown(reason=f"the variable of a {test} condition is not known", span=condition.span)
+            continue
         conditions.setdefault(test, {})[variable] = field_of(condition, "values") or ListValue(items=(), span=block.span)
-    if conditions:
-        entries["Condition"] = MapValue(
-            entries={test: MapValue(entries=tests, span=block.span) for test, tests in conditions.items()}, span=block.span
-        )
+    tests: dict[str, Value] = {test: MapValue(entries=keys, span=block.span) for test, keys in conditions.items()}
+    if tests or undecided:
+        entries["Condition"] = MapValue(entries={**tests, **undecided}, span=block.span)
     return MapValue(entries=entries, span=block.span)
 
 
@@ -1082,6 +1269,48 @@ _KEY_POLICY_TYPE = ("resource", "aws_kms_key_policy")
 # --- loading a scan's Terraform ------------------------------------------------------------------------
 
 
+def provider_settings(settings: Value | None) -> tuple[str | None, str | None]:
+    """A provider configuration's account and Region, where its settings give them literally: the account of
+    ``assume_role { role_arn }``, else the only entry of ``allowed_account_ids``; its ``region``.
+
+    ``settings`` is the provider block as a value (HCL and ``.tf.json`` alike), or a plan's constant values.
+    """
+    account = None
+    assumed = field_of(settings, "assume_role")  # a list of blocks (JSON may give the one block as an object)
+    for assume in assumed.items if isinstance(assumed, ListValue) else (assumed,) if isinstance(assumed, MapValue) else ():
+        match = _ROLE_ARN_ACCOUNT.match(literal_text(field_of(assume, "role_arn")) or "")
+        account = match.group(1) if match else account
+    allowed = field_of(settings, "allowed_account_ids")
+    if account is None and isinstance(allowed, ListValue) and len(allowed.items) == 1:
+        account = literal_text(allowed.items[0])
+    return account, literal_text(field_of(settings, "region"))
+
+
+@dataclass(eq=False)
+class _InRegion(Deployment):
+    """A provider configuration's account in a Region of the resource's own choosing (the ``region`` argument of
+    AWS provider v6). Its account is the provider's: the same symbol stands for it when the ID is not given."""
+
+    provider: Deployment | None = None
+
+    def account_reference(self) -> str | AccountOf:
+        return self.account or (self.provider.account_reference() if self.provider else AccountOf(self.key))
+
+
+def in_region(provider: Deployment, region: str | None, address: str, known: dict[str, Deployment]) -> Deployment:
+    """``provider``'s deployment for a resource that sets its own Region (None: one the sources do not give)."""
+    if region is not None and region == provider.region:
+        return provider
+    key = f"{provider.key}@{region}" if region is not None else f"{provider.key}@{address}"
+    if key not in known:
+        shown = region or f"the Region {address} sets"
+        known[key] = _InRegion(
+            key=key, name=f"{provider.name}, in {shown}", account=provider.account, region=region,
+            partition=provider.partition, account_label=provider.account_label, provider=provider,
+        )  # fmt: skip
+    return known[key]
+
+
 class TerraformLoader:
     def __init__(
         self,
@@ -1145,8 +1374,8 @@ class TerraformLoader:
     def _instantiate_all(self, instance: ModuleInstance) -> None:
         for name in instance.source.modules:
             children = instance.children(name)
-            if isinstance(children, dict):
-                for child in children.values():
+            if isinstance(children, list):
+                for child in children:
                     self._instantiate_all(child)
 
     def _variable_values(self, module: ModuleSource, planned: dict[str, Value]) -> dict[str, Value]:
@@ -1165,44 +1394,48 @@ class TerraformLoader:
         return values
 
     def read_tfvars(self, path: Path) -> dict[str, Value]:
+        """A variable definitions file. It holds literal values only: Terraform refuses a reference or a function
+        call there ("Variables not allowed"), and so does this linter: a problem, and that value is not known."""
         display = self.sources.display(path)
-        body = self.sources.parse(path)
-        if body is None:
-            return {}
         values: dict[str, Value] = {}
-        if path.name.endswith(".json"):
-            root = parse_json(path.read_bytes(), display).root
-            items = root.entries.items() if isinstance(root, MapValue) else ()
-            for name, value in items:
+        if path.name.lower().endswith(".json"):
+            root = self.sources.parse(path, lambda data, _: parse_json(data, display).root)
+            if root is not None and not isinstance(root, MapValue):
+                self.sources.problems.append(Problem(display, "must hold an object of variable values", root.span.line))
+            for name, value in root.entries.items() if isinstance(root, MapValue) else ():
                 values[name] = relocated(value, value.span, f"the value of {name} in {display} (line {value.span.line})")
             return values
-        scope = Evaluator(_EmptyModule(), {})
-        for name, attribute in body.attributes.items():
-            value = scope.eval(attribute.expression)
-            values[name] = relocated(value, value.span, f"the value of {name} in {display} (line {attribute.span.line})")
+        body = self.sources.parse(path)
+        for name, attribute in body.attributes.items() if body is not None else ():
+            where = f"{display} (line {attribute.span.line})"
+            found = _first_reference(attribute.expression)
+            if found is None:
+                value = Evaluator(None, {}).eval(attribute.expression)
+            else:
+                span = attribute.expression.span
+                refused = "Function calls not allowed" if found.startswith("a function call") else "Variables not allowed"
+                reason = f"sets {name} to {found}, but a variable definitions file holds only literal values"
+                self.sources.problems.append(Problem(display, f"{reason} (Terraform: {refused})", span.line, span.column))
+                value = Unknown(reason="Terraform refuses it: a variable definitions file holds literal values only", span=span)
+            values[name] = relocated(value, value.span, f"the value of {name} in {where}")
         return values
 
     def resource_key(self, module: ModuleInstance, address: str) -> str:
-        return f"{module.root.source.display}::{module.address}{address}"
+        return f"{module.root.source.display}::{module.identity}{address}"
 
     # -- providers
 
     def deployment(self, module: ModuleInstance, address: str, block: syntax.Block | None) -> Deployment:
-        key = f"tf:{module.root.source.display}:{module.address}{address}"
+        key = f"tf:{module.root.source.display}:{module.identity}{address}"
         if key in self._deployments:
             return self._deployments[key]
-        evaluator = module.evaluator
-        region = account = None
+        account = region = None
         if block is not None:
-            region = literal_text(evaluator.attribute(block.body, "region"))
-            for assume in block.body.blocks:
-                if assume.type == "assume_role":
-                    role = literal_text(evaluator.attribute(assume.body, "role_arn")) or ""
-                    match = _ROLE_ARN_ACCOUNT.match(role)
-                    account = match.group(1) if match else account
-            allowed = evaluator.attribute(block.body, "allowed_account_ids")
-            if account is None and isinstance(allowed, ListValue) and len(allowed.items) == 1:
-                account = literal_text(allowed.items[0])
+            settings = syntax.Body(
+                {name: attribute for name, attribute in block.body.attributes.items() if name in _PROVIDER_SETTINGS},
+                [inner for inner in block.body.blocks if inner.type in _PROVIDER_SETTINGS],
+            )
+            account, region = provider_settings(body_value(module.evaluator, settings, block.span))
         if account is None and "." not in address:
             configured = self.account_for(module.root.source.path)  # the default provider of a root in the accounts map
             account = getattr(configured, "id", None)
@@ -1212,9 +1445,12 @@ class TerraformLoader:
         self._deployments[key] = deployment
         return deployment
 
+    def in_region(self, provider: Deployment, region: str | None, address: str) -> Deployment:
+        return in_region(provider, region, address, self._deployments)
+
     # -- modules
 
-    def call(self, caller: ModuleInstance, name: str, block: syntax.Block) -> dict[str, ModuleInstance] | Unknown:
+    def call(self, caller: ModuleInstance, name: str, block: syntax.Block) -> list[ModuleInstance] | Unknown:
         source_text = _literal_source(block) or ""
         folder = self._module_folder(caller, name, source_text)
         if folder is None:
@@ -1229,10 +1465,9 @@ class TerraformLoader:
         source = self.sources.module(folder)
         if source is None:
             return Unknown(reason=f"module.{name}: {source_text} cannot be read", span=block.span)
-        instances = caller.expand(block.body, f"{caller.address}module.{name}")
-        children: dict[str, ModuleInstance] = {}
-        for instance in instances:
-            scope = Evaluator(caller, instance.bindings)
+        children: list[ModuleInstance] = []
+        for instance in caller.expand(block.body, f"{caller.identity}module.{name}"):
+            scope = caller.scope(instance)
             inputs = {
                 key: (lambda attribute=attribute, scope=scope: scope.eval(attribute.expression))
                 for key, attribute in block.body.attributes.items()
@@ -1242,36 +1477,36 @@ class TerraformLoader:
             mapping = block.body.attributes.get("providers")
             if mapping is not None and isinstance(mapping.expression, syntax.ObjectExpression):
                 for key_expression, value_expression in mapping.expression.items:
-                    child_name = (
-                        literal_text(scope.eval(key_expression))
-                        if isinstance(key_expression, syntax.Literal)
-                        else getattr(key_expression, "text", None)
-                    )
-                    parent_name = getattr(value_expression, "text", None)
+                    child_name, parent_name = _reference_name(key_expression), _reference_name(value_expression)
                     if child_name and parent_name:
                         providers[child_name] = caller.providers.get(parent_name) or self.deployment(caller, parent_name, None)
             if "aws" not in providers:
                 providers["aws"] = caller.provider_for(syntax.Body(), "aws")
-            call_site = f"module.{name} ({block.span.where()})"
-            children[instance.suffix] = ModuleInstance(
-                caller.root, source, f"{caller.address}module.{name}{instance.suffix}.", inputs, providers,
-                caller.condition | instance.condition, call_site,
-            )  # fmt: skip
+            children.append(
+                ModuleInstance(
+                    caller.root,
+                    source,
+                    f"{caller.address}module.{name}{instance.suffix}.",
+                    inputs,
+                    providers,
+                    caller.condition | instance.condition,
+                    f"module.{name} ({block.span.where()})",
+                    f"{caller.identity}module.{name}{instance.identity}.",
+                    instance,
+                )  # fmt: skip
+            )
         return children
 
     def _module_folder(self, caller: ModuleInstance, name: str, source_text: str) -> Path | None:
         if source_text.startswith(("./", "../")):
             folder = (caller.source.path / source_text).resolve()
             return folder if folder.is_dir() else None
-        manifest = caller.root.source.path / ".terraform" / "modules" / "modules.json"
         key = (caller.address.replace("module.", "").rstrip(".") + "." + name).strip(".")
         key = re.sub(r"\[[^\]]*\]", "", key)
-        try:
-            listed = json.loads(manifest.read_text(encoding="utf-8")).get("Modules", [])
-        except (OSError, ValueError, AttributeError):
-            return None
-        for entry in listed:
-            if isinstance(entry, dict) and entry.get("Key") == key and entry.get("Dir"):
+        manifest = _manifest(caller.root.source.path)
+        self.sources.note_read(self.sources.display(manifest))  # even when missing: terraform init may create it
+        for entry in _vendored(manifest):
+            if entry.get("Key") == key:
                 folder = (caller.root.source.path / entry["Dir"]).resolve()
                 return folder if folder.is_dir() else None
         return None
@@ -1287,21 +1522,20 @@ class TerraformLoader:
                 is_policy = (mode, resource_type) == _KEY_POLICY_TYPE
                 if build is None and not is_policy:
                     continue
-                deployment = module.provider_for(block.body, resource_type)
-                prefix = "data." if mode == "data" else ""
-                for suffix, instance in (module.instances_of(mode, resource_type, name) or {}).items():
-                    evaluator = Evaluator(module, instance.bindings)
-                    properties = body_value(evaluator, block.body, block.span)
+                local = f"{'data.' if mode == 'data' else ''}{resource_type}.{name}"
+                for instance in module.instances_of(mode, resource_type, name) or []:
+                    scope = module.scope(instance)
+                    properties = body_value(scope, block.body, block.span)
                     if is_policy:
                         policies.append((field_of(properties, "key_id"), field_of(properties, "policy")))
                         continue
-                    address = f"{module.address}{prefix}{resource_type}.{name}{suffix}"
+                    key = self.resource_key(module, f"{local}{instance.identity}")
                     header = dict(
-                        key=self.resource_key(module, f"{prefix}{resource_type}.{name}{suffix}"),
-                        name=address,
-                        type=f"{prefix}{resource_type}",
+                        key=key,
+                        name=f"{module.address}{local}{instance.suffix}",
+                        type=local.rsplit(".", 1)[0],
                         span=block.span,
-                        deployment=deployment,
+                        deployment=module.deployment_of(block.body, resource_type, scope, key.split("::", 1)[1]),
                         condition=module.condition | instance.condition,
                     )
                     found.append(build(header, properties))
@@ -1317,12 +1551,13 @@ class TerraformLoader:
 # Resource types a rule can read; a module folder without any of them (and calling none that has
 # them) cannot change a finding, so it is not parsed.
 _RELEVANT = re.compile(rb"aws_imagebuilder_|aws_kms_|aws_iam_|aws_ebs_")
-_LOCAL_SOURCE = re.compile(rb'source\s*=\s*"(\.\.?/[^"]*)"')
+# A module block's source, in HCL (source = "...") or JSON ("source": "...").
+_SOURCE = re.compile(rb'\bsource"?\s*[=:]\s*"([^"]*)"')
 
 
 def folders_that_matter(folders: Iterable[Path], note_read: Callable[[Path], None] = lambda path: None) -> set[Path]:
-    """The module folders worth parsing, of the (resolved) ``folders`` and the local modules they call:
-    those naming a relevant resource type, and their callers.
+    """The module folders worth parsing, of the (resolved) ``folders`` and the modules they call (local
+    ones, and remote ones ``terraform init`` vendored): those naming a relevant resource type, and their callers.
 
     A byte-level pass (no parsing): reading a file costs little, parsing HCL costs ~3,000 times more.
     ``note_read`` hears of every file read, so a cached scan knows what to re-check.
@@ -1336,6 +1571,7 @@ def folders_that_matter(folders: Iterable[Path], note_read: Callable[[Path], Non
             continue
         callees[folder] = set()
         note_read(folder)
+        remote = False
         for path in _terraform_files(folder):
             note_read(path)
             try:
@@ -1348,10 +1584,17 @@ def folders_that_matter(folders: Iterable[Path], note_read: Callable[[Path], Non
                 relevant.add(folder)  # let the loader report it
             if _RELEVANT.search(data):
                 relevant.add(folder)
-            for match in _LOCAL_SOURCE.finditer(data):
-                callee = (folder / match.group(1).decode("utf-8", "replace")).resolve()
-                callees[folder].add(callee)
-                pending.append(callee)
+            for match in _SOURCE.finditer(data):
+                source = match.group(1).decode("utf-8", "replace")
+                if source.startswith(("./", "../")):
+                    callees[folder].add((folder / source).resolve())
+                else:
+                    remote = True  # a registry or Git module, or another argument called source
+        if remote:
+            manifest = _manifest(folder)
+            note_read(manifest)  # even when missing: terraform init may create it
+            callees[folder] |= {(folder / entry["Dir"]).resolve() for entry in _vendored(manifest)}
+        pending.extend(callees[folder])
     needed = set(relevant)
     changed = True
     while changed:
@@ -1361,6 +1604,30 @@ def folders_that_matter(folders: Iterable[Path], note_read: Callable[[Path], Non
                 needed.add(folder)
                 changed = True
     return needed
+
+
+def _manifest(root: Path) -> Path:
+    return root / ".terraform" / "modules" / "modules.json"
+
+
+def _vendored(manifest: Path) -> list[dict]:
+    """The modules ``terraform init`` downloaded for a root, from its manifest (``Key``: their path of module
+    names, ``Dir``: where they are, relative to the root); none when it is missing or unreadable."""
+    try:
+        if not manifest.is_file():  # a FIFO or device must never be opened
+            return []
+        with open(manifest, "rb") as stream:
+            data = stream.read(limits.MAX_DOCUMENT_BYTES + 1)
+        listed = json.loads(data).get("Modules", []) if len(data) <= limits.MAX_DOCUMENT_BYTES else []
+    except (OSError, ValueError, AttributeError):
+        return []
+    if not isinstance(listed, list):
+        return []
+    return [
+        entry
+        for entry in listed
+        if isinstance(entry, dict) and entry.get("Key") and isinstance(entry.get("Dir"), str) and entry["Dir"]
+    ]
 
 
 def _terraform_files(folder: Path) -> list[Path]:
@@ -1381,11 +1648,29 @@ def _literal_source(block: syntax.Block) -> str | None:
     return None
 
 
-class _EmptyModule:
-    """The scope of a tfvars file: literals only."""
-
-    def __getattr__(self, name):
-        raise AttributeError(name)
+def _first_reference(expression: syntax.Expression, bound: frozenset[str] = frozenset()) -> str | None:
+    """The first reference or function call in an expression (outside names a ``for`` binds), as written."""
+    if isinstance(expression, syntax.Call):
+        return f"a function call ({expression.text or expression.name + '()'})"
+    if isinstance(expression, (syntax.Traversal, syntax.Splat)):
+        root = expression.root if isinstance(expression, syntax.Traversal) else None
+        if root is None or root not in bound:
+            return f"a reference ({expression.text})"
+    if isinstance(expression, syntax.ForExpression):
+        inner = bound | {expression.value_name} | ({expression.key_name} if expression.key_name else set())
+        parts = [
+            (expression.collection, bound),
+            (expression.key, inner),
+            (expression.value, inner),
+            (expression.condition, inner),
+        ]
+    else:
+        parts = [(child, bound) for child in syntax.children(expression)]
+    for child, names in parts:
+        found = _first_reference(child, names) if child is not None else None
+        if found is not None:
+            return found
+    return None
 
 
 def load_var_file(path: str, sources: Sources) -> dict[str, Value]:

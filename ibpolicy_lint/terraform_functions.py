@@ -2,7 +2,9 @@
 
 Each takes the evaluator, the evaluated arguments and the call, and returns a value; an argument
 that is not known makes the result unknown with the same reason. Functions not listed here give
-an unknown value that names them.
+an unknown value that names them. Arguments hold no choices: ``Evaluator.call`` runs a function in
+every branch of the conditions its arguments hold, except the ``TRANSPARENT`` ones, which return an
+argument as it is.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from . import terraform_syntax as syntax
 from .terraform import Evaluator, Missing, _comparable, _number, _step
 from .values import (
     Absent,
-    Choice,
     ListValue,
     MapValue,
     Scalar,
@@ -29,7 +30,6 @@ from .values import (
     literal_text,
     relocated,
     text,
-    through_choices,
 )
 
 
@@ -86,7 +86,8 @@ def _fn_templatefile(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
     if not isinstance(variables, MapValue):
         return Unknown(reason="templatefile() with variables that are not known", span=e.span)
     template = syntax.template_from_text(content, ev.module.source.display, e.span)
-    value = Evaluator(ev.module, dict(variables.entries)).eval(template)
+    call = f"templatefile({literal_text(args[0])}) at {e.span.where()}"  # names the decisions its variables make
+    value = Evaluator(ev.module, dict(variables.entries), dict.fromkeys(variables.entries, call)).eval(template)
     return relocated(value, e.span, f"template {literal_text(args[0])}")
 
 
@@ -137,12 +138,8 @@ def _fn_can(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
 
 def _fn_coalesce(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
     for argument in args:
-        if isinstance(argument, (Unknown, Choice)):
-            return (
-                through_choices(args, lambda values: _fn_coalesce(ev, values, e), e.span)
-                if isinstance(argument, Choice)
-                else argument
-            )
+        if isinstance(argument, Unknown):
+            return argument
         if not is_absent(argument) and literal_text(argument) != "":
             return argument
     return Absent(span=e.span)
@@ -157,30 +154,24 @@ def _items(value: Value) -> tuple[Value, ...] | None:
 
 
 def _fn_concat(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    def concat(values: list[Value]) -> Value:
-        items: list[Value] = []
-        for value in values:
-            found = _items(value)
-            if found is None:
-                return Unknown(reason="concat() of a list that is not known", span=e.span)
-            items.extend(found)
-        return ListValue(items=tuple(items), span=e.span)
-
-    return through_choices(args, concat, e.span)
+    items: list[Value] = []
+    for value in args:
+        found = _items(value)
+        if found is None:
+            return Unknown(reason="concat() of a list that is not known", span=e.span)
+        items.extend(found)
+    return ListValue(items=tuple(items), span=e.span)
 
 
 def _fn_merge(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    def merge(values: list[Value]) -> Value:
-        entries: dict[str, Value] = {}
-        for value in values:
-            if is_absent(value):
-                continue
-            if not isinstance(value, MapValue):
-                return Unknown(reason="merge() of a map that is not known", span=e.span)
-            entries.update(value.entries)
-        return MapValue(entries=entries, span=e.span)
-
-    return through_choices(args, merge, e.span)
+    entries: dict[str, Value] = {}
+    for value in args:
+        if is_absent(value):
+            continue
+        if not isinstance(value, MapValue):
+            return Unknown(reason="merge() of a map that is not known", span=e.span)
+        entries.update(value.entries)
+    return MapValue(entries=entries, span=e.span)
 
 
 def _fn_flatten(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
@@ -193,7 +184,7 @@ def _fn_flatten(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
                     return None
                 out.extend(inner)
             return out
-        return None if isinstance(value, (Unknown, Choice)) else [value]
+        return None if isinstance(value, Unknown) else [value]
 
     items = flatten(args[0]) if args else None
     return (
@@ -225,16 +216,15 @@ def _fn_distinct(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
 
 
 def _fn_length(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
-    def length(values: list[Value]) -> Value:
-        value = values[0]
-        if isinstance(value, (ListValue, MapValue)):
-            return Scalar(value=len(value.items if isinstance(value, ListValue) else value.entries), span=e.span)
-        literal = literal_text(value)
-        if isinstance(value, Text) and literal is not None:
-            return Scalar(value=len(literal), span=e.span)
-        return Unknown(reason=getattr(value, "reason", "length() of a value that is not known"), span=e.span)
-
-    return through_choices(args[:1], length, e.span) if args else Unknown(reason="length() without argument", span=e.span)
+    if not args:
+        return Unknown(reason="length() without argument", span=e.span)
+    value = args[0]
+    if isinstance(value, (ListValue, MapValue)):
+        return Scalar(value=len(value.items if isinstance(value, ListValue) else value.entries), span=e.span)
+    literal = literal_text(value)
+    if isinstance(value, Text) and literal is not None:
+        return Scalar(value=len(literal), span=e.span)
+    return Unknown(reason=getattr(value, "reason", "length() of a value that is not known"), span=e.span)
 
 
 def _fn_element(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
@@ -318,6 +308,10 @@ def _fn_contains(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
 def _fn_tomap(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
     return args[0] if args else MapValue(entries={}, span=e.span)
 
+
+# Functions that return an argument as it is: they need not run once per branch of its conditions.
+TRANSPARENT = frozenset({"jsonencode", "yamlencode", "tostring", "tolist", "tomap", "tonumber", "tobool"})
+TRANSPARENT |= {"sensitive", "nonsensitive"}
 
 FUNCTIONS: dict[str, Callable[[Evaluator, list[Value], syntax.Call], Value]] = {
     "jsonencode": _fn_passthrough,

@@ -2,9 +2,10 @@
 
 A plan records the values Terraform will apply, but not values known only after apply (ARNs) and
 not source lines. When the configuration's HCL is in the scan, the plan's variable values feed the
-HCL evaluation (findings point at HCL lines); otherwise the planned resources are read directly,
-references to not-yet-known ARNs are restored from the plan's ``configuration`` section, and
-findings point into the plan file and name resource addresses.
+HCL evaluation (findings point at HCL lines); otherwise the planned resources are read directly:
+a value the plan leaves out is restored as a reference when the configuration says it is another
+planned resource's attribute, and is otherwise known only after apply (``resource_changes[].change
+.after_unknown``). Findings then point into the plan file and name resource addresses.
 """
 
 from __future__ import annotations
@@ -12,7 +13,20 @@ from __future__ import annotations
 import re
 
 from .model import Deployment, Resource
-from .values import ARN, Attribute, ListValue, MapValue, Text, Value, is_absent, relocated
+from .values import (
+    Attribute,
+    ListValue,
+    MapValue,
+    Text,
+    Unknown,
+    Value,
+    as_bool,
+    field_of,
+    is_absent,
+    literal_text,
+    members,
+    relocated,
+)
 
 _INDEX = re.compile(r"\[[^\]]*\]$")
 
@@ -34,118 +48,184 @@ def plan_variables(root: MapValue, display: str) -> dict[str, Value]:
     return values
 
 
-def load_plan(root: MapValue, display: str) -> list[Resource]:
-    from .terraform import _BUILDERS, _COMPUTED_ATTRIBUTES  # the same builders as HCL
+def load_plan(root: MapValue, display: str, configured_account: str | None = None) -> list[Resource]:
+    """The planned resources. ``configured_account``: the account the configuration's accounts map gives the
+    plan's folder, for its default provider."""
+    from .terraform import _BUILDERS, in_region  # the same builders as HCL
 
-    configuration = root.get("configuration")
-    deployments = _deployments(configuration, display)
-    planned = _get(root, "planned_values", "root_module")
-    config_root = _get(configuration, "root_module")
+    configuration = field_of(root, "configuration")
+    providers = _providers(configuration, display, configured_account)
+    changes = {_text(field_of(change, "address")): change for change in _list(root, "resource_changes")}
+    regional: dict[str, Deployment] = {}
     resources: list[Resource] = []
-    for module, config_module in _modules(planned, config_root):
-        addresses = {_address_of(item) for item in _items(module, "resources")}
-        config_resources = {_text(_get(item, "address")): item for item in _items(config_module, "resources")}
-        module_address = _text(_get(module, "address"))
+    for module, config_module in _modules(
+        field_of(root, "planned_values", "root_module"), field_of(configuration, "root_module")
+    ):
+        planned = _list(module, "resources")
+        addresses = {_text(field_of(item, "address")) for item in planned}
+        config_resources = {_text(field_of(item, "address")): item for item in _list(config_module, "resources")}
+        module_address = _text(field_of(module, "address"))
         prefix = f"{module_address}." if module_address else ""
-        for item in _items(module, "resources"):
-            mode = "data" if _text(_get(item, "mode")) == "data" else "resource"
-            resource_type = _text(_get(item, "type"))
+        for item in planned:
+            mode = "data" if _text(field_of(item, "mode")) == "data" else "resource"
+            resource_type = _text(field_of(item, "type"))
             build = _BUILDERS.get((mode, resource_type))
             if build is None:
                 continue
-            address = _address_of(item)
-            local_address = _INDEX.sub("", address[len(prefix) :])
-            config = config_resources.get(local_address)
-            values = _get(item, "values")
+            address = _text(field_of(item, "address"))
+            config = config_resources.get(_INDEX.sub("", address[len(prefix) :]))
+            values = field_of(item, "values")
             values = values if isinstance(values, MapValue) else MapValue(entries={}, span=item.span)
-            expressions = _get(config, "expressions")
-            values = _with_references(values, expressions, prefix, addresses, display, _COMPUTED_ATTRIBUTES)
-            provider_key = _text(_get(config, "provider_config_key")) or resource_type.split("_", 1)[0]
-            deployment = deployments.get(provider_key) or deployments.setdefault(
+            unknown = field_of(changes.get(address), "change", "after_unknown")
+            values = _Completion(display, prefix, addresses, address).of(values, field_of(config, "expressions"), unknown, "")
+            provider_key = _text(field_of(config, "provider_config_key")) or resource_type.split("_", 1)[0]
+            deployment = providers.get(provider_key) or providers.setdefault(
                 provider_key,
                 Deployment(key=f"plan:{display}:{provider_key}", name=f"provider {provider_key} of the plan {display}"),
             )
+            region = field_of(values, "region")  # a resource's own Region (AWS provider v6 plans give every resource one)
+            if isinstance(region, Text) and region.literal:
+                deployment = in_region(deployment, region.literal, address, regional)
             header = dict(key=f"{display}::{address}", name=address, type=resource_type, span=item.span, deployment=deployment)
             resources.append(build(header, values))
     return resources
 
 
-def _deployments(configuration: Value | None, display: str) -> dict[str, Deployment]:
+def _providers(configuration: Value | None, display: str, configured_account: str | None) -> dict[str, Deployment]:
+    """The plan's provider configurations, read as the HCL loader reads provider blocks."""
+    from .terraform import provider_settings
+
     found: dict[str, Deployment] = {}
-    providers = _get(configuration, "provider_config")
+    providers = field_of(configuration, "provider_config")
     for key, provider in providers.entries.items() if isinstance(providers, MapValue) else ():
-        region = _text(_get(provider, "expressions", "region", "constant_value")) or None
-        found[key] = Deployment(key=f"plan:{display}:{key}", name=f"provider {key} of the plan {display}", region=region)
+        account, region = provider_settings(_constants(field_of(provider, "expressions")))
+        if account is None and "." not in key and ":" not in key:  # the root's default provider
+            account = configured_account
+        found[key] = Deployment(
+            key=f"plan:{display}:{key}", name=f"provider {key} of the plan {display}", account=account, region=region
+        )
     return found
 
 
-def _modules(planned: Value | None, config: Value | None, address: str = ""):
+def _constants(expressions: Value | None) -> Value | None:
+    """Configuration expressions as the constant values they hold (``{"constant_value": v}`` is ``v``);
+    expressions that refer to something are left out."""
+    if isinstance(expressions, ListValue):
+        return ListValue(
+            items=tuple(c for item in expressions.items if (c := _constants(item)) is not None), span=expressions.span
+        )
+    if not isinstance(expressions, MapValue) or "references" in expressions.entries:
+        return None
+    if "constant_value" in expressions.entries:
+        return expressions.entries["constant_value"]
+    entries = {name: c for name, item in expressions.entries.items() if (c := _constants(item)) is not None}
+    return MapValue(entries=entries, span=expressions.span)
+
+
+def _modules(planned: Value | None, config: Value | None):
     """Each planned module with its configuration module (``module_calls`` nest them)."""
     if not isinstance(planned, MapValue):
         return
     yield planned, config
-    for child in _items(planned, "child_modules"):
-        child_address = _text(_get(child, "address"))
+    for child in _list(planned, "child_modules"):
+        child_address = _text(field_of(child, "address"))
         call = _INDEX.sub("", child_address.rsplit("module.", 1)[-1]) if child_address else ""
-        yield from _modules(child, _get(config, "module_calls", call, "module"), child_address)
+        yield from _modules(child, field_of(config, "module_calls", call, "module"))
 
 
-def _with_references(
-    values: MapValue, expressions: Value | None, prefix: str, addresses: set[str], display: str, attributes
-) -> MapValue:
-    """Values the plan leaves unknown (ARNs of resources not yet created), restored as references."""
-    if not isinstance(expressions, MapValue):
-        return values
-    entries = dict(values.entries)
-    for name, expression in expressions.entries.items():
-        current = entries.get(name)
-        if isinstance(expression, MapValue) and "references" in expression.entries and (current is None or is_absent(current)):
-            reference = _reference(expression, prefix, addresses, display, attributes, values)
-            if reference is not None:
-                entries[name] = reference
-        elif isinstance(expression, ListValue) and isinstance(current, ListValue) and len(current.items) == len(expression.items):
-            entries[name] = ListValue(
-                items=tuple(
-                    _with_references(item, inner, prefix, addresses, display, attributes) if isinstance(item, MapValue) else item
-                    for item, inner in zip(current.items, expression.items, strict=True)
-                ),
-                span=current.span,
-            )
-    return MapValue(entries=entries, key_spans=values.key_spans, span=values.span)
+class _Completion:
+    """A planned resource's values with what the plan leaves out: values known only after apply.
 
+    A value is left out of ``planned_values`` when it is not known yet (or, in a list, given as null);
+    ``after_unknown`` marks it. When the configuration says it is an attribute of one other planned
+    resource, it is that reference; otherwise it is unknown. A value the plan gives, null included,
+    is kept as it is.
+    """
 
-def _reference(expression: MapValue, prefix: str, addresses: set[str], display: str, attributes, values: MapValue) -> Text | None:
-    references = expression.get("references")
-    for item in references.items if isinstance(references, ListValue) else ():
-        reference = _text(item)
+    def __init__(self, display: str, prefix: str, addresses: set[str], address: str) -> None:
+        self.display = display
+        self.prefix = prefix  # the module's address, "" or "module.x."
+        self.addresses = addresses  # the planned resources of that module
+        self.address = address
+
+    def of(self, value: Value, expressions: Value | None, unknown: Value | None, path: str) -> Value:
+        if isinstance(value, MapValue):
+            entries = dict(value.entries)
+            blocks = expressions if isinstance(expressions, MapValue) and not _is_expression(expressions) else None
+            names = [*(blocks.entries if blocks else ()), *(unknown.entries if isinstance(unknown, MapValue) else ())]
+            for name in dict.fromkeys(names):
+                expression, flagged, where = field_of(blocks, name), field_of(unknown, name), f"{path}.{name}".lstrip(".")
+                if name in entries:
+                    entries[name] = self.of(entries[name], expression, flagged, where)
+                elif _references(expression) or _is_true(flagged):
+                    entries[name] = self.restored(expression, where, value)
+            return MapValue(entries=entries, key_spans=value.key_spans, span=value.span, origin=value.origin)
+        if isinstance(value, ListValue):
+            expressions = expressions if isinstance(expressions, ListValue) else None
+            flags = unknown.items if isinstance(unknown, ListValue) else ()
+            items = []
+            for index, item in enumerate(value.items):
+                expression = expressions.items[index] if expressions and len(expressions.items) == len(value.items) else None
+                flagged = flags[index] if index < len(flags) else None
+                where = f"{path}[{index}]"
+                unknown_item = _is_true(flagged) and is_absent(item)
+                items.append(self.restored(None, where, item) if unknown_item else self.of(item, expression, flagged, where))
+            return ListValue(items=tuple(items), span=value.span, origin=value.origin)
+        return value
+
+    def restored(self, expression: Value | None, path: str, near: Value) -> Value:
+        """A value the plan does not give: the planned resource attribute it refers to, or unknown."""
+        read = _read(_references(expression))
+        reference = self.reference(read[0]) if len(read) == 1 else None
+        if reference is not None:
+            return Text(parts=(reference,), span=near.span)
+        source = f" (from {', '.join(read)})" if read else ""
+        return Unknown(reason=f"{self.address}.{path} is known only after apply{source}", span=near.span)
+
+    def reference(self, reference: str) -> Attribute | None:
+        """The attribute ``aws_x.y.attribute`` (or ``data.aws_x.y.attribute``) names, when that resource is planned
+        in this module; a variable, local, module output or unplanned resource gives None."""
+        from .terraform import neutral_attribute
+
         parts = reference.split(".")
-        if len(parts) < 3 or parts[0] in ("var", "local", "module", "data"):
-            continue
-        target = f"{prefix}{parts[0]}.{parts[1]}"
-        match = target if target in addresses else next((a for a in sorted(addresses) if _INDEX.sub("", a) == target), None)
-        if match is None:
-            continue
-        attribute = attributes.get(parts[0], {}).get(parts[2]) or (ARN if parts[2] in ("arn", "id") else parts[2])
-        return Text(parts=(Attribute(f"{display}::{match}", attribute, reference),), span=values.span)
-    return None
-
-
-def _address_of(item: Value) -> str:
-    return _text(_get(item, "address"))
-
-
-def _get(value: Value | None, *keys: str) -> Value | None:
-    for key in keys:
-        if not isinstance(value, MapValue):
+        mode = "data" if parts[0] == "data" else "resource"
+        parts = parts[1:] if mode == "data" else parts
+        if len(parts) != 3 or parts[0] in ("var", "local", "module", "each", "count", "path", "self", "terraform"):
             return None
-        value = value.get(key)
-    return value
+        target = f"{self.prefix}{'data.' if mode == 'data' else ''}{parts[0]}.{parts[1]}"
+        match = target if target in self.addresses else None
+        if match is None:
+            match = next((a for a in sorted(self.addresses) if _INDEX.sub("", a) == target), None)
+        if match is None:
+            return None
+        attribute = neutral_attribute(parts[0], parts[2], mode) or parts[2]
+        return Attribute(f"{self.display}::{match}", attribute, reference)
 
 
-def _items(value: Value | None, key: str) -> tuple[Value, ...]:
-    found = _get(value, key)
-    return found.items if isinstance(found, ListValue) else ()
+def _is_expression(value: MapValue) -> bool:
+    """A configuration expression (``constant_value`` or ``references``), not a nested block's expressions."""
+    return "constant_value" in value.entries or "references" in value.entries
+
+
+def _read(references: list[str]) -> list[str]:
+    """What an expression reads: its references without those that only lead to another
+    (``aws_kms_key.k`` of ``aws_kms_key.k.arn``)."""
+    return [r for r in references if not any(other.startswith((r + ".", r + "[")) for other in references)]
+
+
+def _references(expression: Value | None) -> list[str]:
+    if not isinstance(expression, MapValue):
+        return []
+    return [_text(item) for item in _list(expression, "references")]
+
+
+def _is_true(flag: Value | None) -> bool:
+    return as_bool(flag) is True
+
+
+def _list(value: Value | None, key: str) -> list[Value]:
+    return [item for _, item in members(field_of(value, key))]
 
 
 def _text(value: Value | None) -> str:
-    return (value.literal or "") if isinstance(value, Text) else ""
+    return literal_text(value) or ""

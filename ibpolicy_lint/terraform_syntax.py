@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from .documents import DocumentError
 from .source import Span
@@ -102,6 +102,31 @@ class ForExpression(Expression):
 @dataclass(frozen=True, eq=False)
 class Unsupported(Expression):
     reason: str
+
+
+def children(expression: Expression) -> list[Expression]:
+    """The expressions directly inside one (operands, items, object keys and values, index steps)."""
+    found: list[Expression] = []
+    stack: list = [getattr(expression, item.name) for item in fields(expression)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Expression):
+            found.append(node)
+        elif isinstance(node, tuple):
+            stack.extend(node)
+    return found
+
+
+def names_in(expression: Expression) -> set[str]:
+    """The names an expression's references start from: ``var``, ``each``, a for expression's item."""
+    found: set[str] = set()
+    stack: list[Expression] = [expression]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Traversal) and node.root is not None:
+            found.add(node.root)
+        stack.extend(children(node))
+    return found
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,7 +256,7 @@ def parse_expression(text: str, path: str, span: Span) -> Expression:
     except (UnexpectedInput, RecursionError):
         return Unsupported(f"cannot parse the expression {text!r}", span)
     attribute = next(child for child in tree.children[0].children if getattr(child, "data", None) == "attribute")
-    return _Converter(path, "", fixed_span=span).expression(attribute.children[-1])
+    return _Converter(path, f"x = {text}", fixed_span=span).expression(attribute.children[-1])
 
 
 _ESCAPES = re.compile(r"\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(.))", re.S)
@@ -256,8 +281,11 @@ class _Converter:
     # -- positions
 
     def span(self, node) -> Span:
-        if self.fixed_span is not None:
-            return self.fixed_span
+        """Where a node is reported: its own place, or the fixed span of the string it was embedded in."""
+        return self.fixed_span if self.fixed_span is not None else self.position(node)
+
+    def position(self, node) -> Span:
+        """Where a node is in the text this converter parsed."""
         meta = getattr(node, "meta", None)
         if meta is None or getattr(meta, "empty", True):
             line = getattr(node, "line", None) or 1
@@ -268,9 +296,8 @@ class _Converter:
         return Span(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
 
     def text(self, node) -> str:
-        if self.fixed_span is not None:
-            return ""
-        span = self.span(node)
+        """The node's source text on one line: it names references and decisions in messages."""
+        span = self.position(node)
         if span.line == span.end_line:
             source = self.lines[span.line - 1][span.column - 1 : span.end_column - 1]
         else:

@@ -1,0 +1,354 @@
+"""Terraform evaluation that a scenario folder cannot show well: values the loader gives the model, a
+usage error for --var-file, and the cache seeing a module that ``terraform init`` vendors later.
+
+Each test writes real Terraform files and reads them with the real loader or command line.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+from conftest import run_cli
+from ibpolicy_lint import terraform, terraform_plan
+from ibpolicy_lint.documents import parse_json
+from ibpolicy_lint.model import DistributionConfiguration, KmsKey, Role
+from ibpolicy_lint.source import SourceText, Span
+from ibpolicy_lint.values import Choice, Text, Unknown, field_of, literal_text, members
+
+
+def load(folder: Path, files: dict[str, str]) -> list:
+    """The resources the loader reads from ``files`` written into ``folder``."""
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(content))
+    text = SourceText()
+    sources = terraform.Sources(str, text.add, text.note)
+    resources = terraform.TerraformLoader(sources, []).load([folder.resolve()])
+    assert sources.problems == []
+    return resources
+
+
+def only(resources: list, kind: type):
+    found = [resource for resource in resources if isinstance(resource, kind)]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def leaves(value) -> dict[str, object]:
+    """A choice's outcomes and their literal (or Unknown) leaves, e.g. {"true": "b", "false": "a"}."""
+    assert isinstance(value, Choice), value
+    return {outcome: branch if isinstance(branch, Unknown) else literal_text(branch) for outcome, branch in value.branches}
+
+
+# --- functions run in every branch of their arguments' conditions (finding 7) -------------------------
+
+
+def test_try_skips_a_missing_attribute_in_one_branch_only(tmp_path):
+    resources = load(
+        tmp_path,
+        {
+            "main.tf": """
+            variable "custom" { type = bool }
+            locals { names = {} }
+            resource "aws_iam_role" "r" {
+              name               = try(var.custom ? local.names.custom : "standard", "fallback")
+              assume_role_policy = "{}"
+            }
+            """
+        },
+    )
+    assert leaves(only(resources, Role).role_name) == {"true": "fallback", "false": "standard"}
+
+
+# --- no invented values (finding 11) -------------------------------------------------------------------
+
+
+def test_division_by_zero_is_not_known(tmp_path):
+    resources = load(
+        tmp_path,
+        {
+            "main.tf": """
+            resource "aws_iam_role" "r" {
+              name               = "role-${10 / 0}"
+              path               = "/${10 % 0}/"
+              assume_role_policy = "{}"
+            }
+            """
+        },
+    )
+    role = only(resources, Role)
+    assert isinstance(role.role_name, Unknown) and "division by zero" in role.role_name.reason
+    assert isinstance(role.path, Unknown)
+
+
+def test_a_principal_type_that_is_not_known_makes_the_principal_not_known(tmp_path):
+    resources = load(
+        tmp_path,
+        {
+            "main.tf": """
+            variable "kind" { type = string }
+            data "aws_iam_policy_document" "key" {
+              statement {
+                actions   = ["kms:*"]
+                resources = ["*"]
+                principals {
+                  type        = var.kind
+                  identifiers = ["arn:aws:iam::111122223333:root"]
+                }
+                condition {
+                  test     = "StringEquals"
+                  variable = var.kind
+                  values   = ["x"]
+                }
+              }
+            }
+            resource "aws_kms_key" "k" {
+              policy = data.aws_iam_policy_document.key.json
+            }
+            """
+        },
+    )
+    statement = members(field_of(only(resources, KmsKey).policy, "Statement"))[0][1]
+    assert isinstance(field_of(statement, "Principal"), Unknown)
+    assert isinstance(field_of(statement, "Condition", "StringEquals"), Unknown)
+
+
+def test_instances_past_the_limit_are_one_unknown_instance(tmp_path):
+    resources = load(
+        tmp_path,
+        {
+            "main.tf": """
+            resource "aws_imagebuilder_distribution_configuration" "d" {
+              count = 70
+              name  = "d-${count.index}"
+              distribution {
+                region = "us-east-1"
+              }
+            }
+            """
+        },
+    )
+    configurations = [r for r in resources if isinstance(r, DistributionConfiguration)]
+    assert len(configurations) == 65
+    last = configurations[-1]
+    assert isinstance(last.configuration_name, Unknown) and "6 more instances" in last.configuration_name.reason
+
+
+def test_dynamic_blocks_past_the_limit_say_how_many_are_left_out(tmp_path):
+    accounts = ", ".join(f'"{111122223300 + i}"' for i in range(70))
+    resources = load(
+        tmp_path,
+        {
+            "main.tf": """
+            locals { accounts = [ACCOUNTS] }
+            resource "aws_imagebuilder_distribution_configuration" "d" {
+              name = "d"
+              distribution {
+                region = "us-east-1"
+                dynamic "launch_template_configuration" {
+                  for_each = local.accounts
+                  content {
+                    account_id = launch_template_configuration.value
+                  }
+                }
+              }
+            }
+            """.replace("ACCOUNTS", accounts)
+        },
+    )
+    accounts = only(resources, DistributionConfiguration).entries[0].launch_template_accounts
+    assert len(accounts) == 65
+    assert isinstance(accounts[-1], Unknown) and "6 more items" in accounts[-1].reason
+
+
+# --- a resource's own Region (finding 3) and provider settings in a plan (finding 8) ---------------------
+
+
+def test_a_planned_resource_in_its_own_region_and_an_assumed_role_account(tmp_path):
+    plan = {
+        "format_version": "1.2",
+        "planned_values": {
+            "root_module": {
+                "resources": [
+                    {
+                        "address": "aws_kms_key.europe",
+                        "mode": "managed",
+                        "type": "aws_kms_key",
+                        "name": "europe",
+                        "values": {"region": "eu-west-1", "key_usage": "ENCRYPT_DECRYPT"},
+                    },
+                    {
+                        "address": "aws_kms_key.home",
+                        "mode": "managed",
+                        "type": "aws_kms_key",
+                        "name": "home",
+                        "values": {"region": "us-east-1"},
+                    },
+                ]
+            }
+        },
+        "configuration": {
+            "provider_config": {
+                "aws": {
+                    "name": "aws",
+                    "expressions": {
+                        "region": {"constant_value": "us-east-1"},
+                        "assume_role": [{"role_arn": {"constant_value": "arn:aws:iam::111122223333:role/deploy"}}],
+                    },
+                }
+            },
+            "root_module": {"resources": []},
+        },
+    }
+    root = parse_json(json.dumps(plan).encode(), "plan.json").root
+    keys = {key.name: key for key in terraform_plan.load_plan(root, "plan.json")}
+    europe, home = keys["aws_kms_key.europe"].deployment, keys["aws_kms_key.home"].deployment
+    assert (home.account, home.region) == ("111122223333", "us-east-1")
+    assert (europe.account, europe.region) == ("111122223333", "eu-west-1")
+
+
+def test_values_a_plan_leaves_out_are_known_only_after_apply():
+    distribution = {
+        "address": "aws_imagebuilder_distribution_configuration.d",
+        "mode": "managed",
+        "type": "aws_imagebuilder_distribution_configuration",
+        "name": "d",
+        "values": {
+            "name": "d",
+            "distribution": [
+                {"region": "us-east-1", "ami_distribution_configuration": [{"target_account_ids": ["111122223333", None]}]}
+            ],
+        },
+    }
+    plan = {
+        "format_version": "1.2",
+        "planned_values": {"root_module": {"resources": [distribution]}},
+        "resource_changes": [
+            {
+                "address": "aws_imagebuilder_distribution_configuration.d",
+                "change": {
+                    "after_unknown": {
+                        "distribution": [
+                            {"ami_distribution_configuration": [{"target_account_ids": [False, True], "kms_key_id": True}]}
+                        ]
+                    }
+                },
+            }
+        ],
+    }
+    root = parse_json(json.dumps(plan).encode(), "plan.json").root
+    entry = only(terraform_plan.load_plan(root, "plan.json"), DistributionConfiguration).entries[0]
+    first, second = (item for _, item in members(entry.target_account_ids))
+    assert literal_text(first) == "111122223333"
+    assert isinstance(second, Unknown) and "known only after apply" in second.reason
+    assert isinstance(entry.kms_key_id, Unknown) and "kms_key_id is known only after apply" in entry.kms_key_id.reason
+
+
+def test_a_region_the_sources_do_not_give_is_not_the_providers(tmp_path):
+    resources = load(
+        tmp_path,
+        {
+            "main.tf": """
+            provider "aws" { region = "us-east-1" }
+            variable "region" { type = string }
+            resource "aws_kms_key" "k" { region = var.region }
+            """
+        },
+    )
+    deployment = only(resources, KmsKey).deployment
+    assert deployment.region is None and deployment.account_reference() == deployment.provider.account_reference()
+
+
+# --- variable definitions files hold literal values (finding 6) --------------------------------------------
+
+
+def test_a_var_file_with_a_function_call_is_a_usage_error(tmp_path):
+    (tmp_path / "main.tf").write_text('variable "name" {\n  type = string\n}\n')
+    (tmp_path / "given.tfvars").write_text('name = "literal"\nother = upper(var.name)\n')
+    run = run_cli("--var-file", "given.tfvars", ".", cwd=tmp_path)
+    assert run.returncode == 2
+    assert "given.tfvars (line 2)" in run.stderr and "Function calls not allowed" in run.stderr
+    assert "internal error" not in run.stderr
+
+
+# --- the cache sees a module vendored after the scan (finding 13) ---------------------------------------------
+
+REGISTRY_CALLER = """
+provider "aws" {
+  region = "us-east-1"
+}
+
+module "image" {
+  source  = "acme/golden-image/aws"
+  version = "1.2.0"
+}
+"""
+
+VENDORED = """
+resource "aws_imagebuilder_image_recipe" "this" {
+  name         = "golden"
+  version      = "1.2.0"
+  parent_image = "arn:aws:imagebuilder:us-east-1:aws:image/amazon-linux-2023-x86/x.x.x"
+  block_device_mapping {
+    device_name = "/dev/xvda"
+    ebs {
+      encrypted  = true
+      kms_key_id = "alias/aws/ebs"
+    }
+  }
+}
+
+resource "aws_imagebuilder_distribution_configuration" "this" {
+  name = "golden"
+  distribution {
+    region = "us-east-1"
+    ami_distribution_configuration {
+      target_account_ids = ["444455556666"]
+    }
+  }
+}
+
+resource "aws_imagebuilder_image_pipeline" "this" {
+  name                             = "golden"
+  image_recipe_arn                 = aws_imagebuilder_image_recipe.this.arn
+  distribution_configuration_arn   = aws_imagebuilder_distribution_configuration.this.arn
+  infrastructure_configuration_arn = "arn:aws:imagebuilder:us-east-1:999988887777:infrastructure-configuration/shared"
+}
+"""
+
+
+def test_a_module_vendored_after_a_cached_scan_is_read(tmp_path):
+    for options in (["--no-prefilter"], []):
+        root = tmp_path / ("plain" if not options else "no-prefilter") / "live"
+        (root / ".terraform" / "modules").mkdir(parents=True)  # the folder exists: only the manifest appears
+        (root / "main.tf").write_text(REGISTRY_CALLER)
+        env = {"IBPOLICY_LINT_CACHE_DIR": str(tmp_path / "cache")}
+        before = run_cli("--format", "json", *options, "live", cwd=root.parent, env=env)
+        assert [f["rule"] for f in before.findings if f["severity"] != "info"] == []
+        vendored = root / ".terraform" / "modules" / "image"
+        vendored.mkdir()
+        (vendored / "main.tf").write_text(VENDORED)
+        manifest = {"Modules": [{"Key": "", "Dir": "."}, {"Key": "image", "Dir": ".terraform/modules/image"}]}
+        (root / ".terraform" / "modules" / "modules.json").write_text(json.dumps(manifest))
+        after = run_cli("--format", "json", *options, "live", cwd=root.parent, env=env)
+        assert "IBP101" in [f["rule"] for f in after.findings], options
+
+
+def test_json_expressions_keep_their_text_for_messages():
+    expression = terraform.syntax.parse_expression("var.flag ? aws_kms_key.a.arn : null", "main.tf.json", _SPAN)
+    assert expression.text == "var.flag" and expression.yes.text == "aws_kms_key.a.arn"
+    assert expression.span == _SPAN and expression.yes.span == _SPAN
+
+
+_SPAN = Span("main.tf.json", 3, 7, 3, 40)
+
+
+def test_reference_names_in_both_syntaxes():
+    span = _SPAN
+    hcl = terraform.syntax.parse_expression("aws.europe", "main.tf", span)
+    interpolated = terraform.syntax.json_expression(Text(parts=("${aws.europe}",), span=span), "main.tf.json")
+    literal = terraform.syntax.json_expression(Text(parts=("aws.europe",), span=span), "main.tf.json")
+    assert {terraform._reference_name(e) for e in (hcl, interpolated, literal)} == {"aws.europe"}
