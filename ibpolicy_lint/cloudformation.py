@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from .documents import DocumentError, json_value, unshaped
 from .model import (
     ContainerRecipe,
     Deployment,
@@ -45,6 +46,7 @@ from .values import (
     Opaque,
     PartitionOf,
     RegionOf,
+    Symbol,
     Text,
     Unknown,
     Value,
@@ -54,9 +56,9 @@ from .values import (
     literal_text,
     members,
     moved,
+    relocated,
     text,
     through_choices,
-    with_origin,
 )
 
 # The bytes that make a file worth parsing as a template, and that make a parse failure worth reporting.
@@ -96,9 +98,13 @@ def is_template(root: Value) -> bool:
 
 @dataclass(frozen=True)
 class ParameterValue:
-    """A parameter value given outside the template (``--parameter-file``)."""
+    """A parameter value given outside the template (``--parameter-file``, a StackSet's parameters).
 
-    value: str
+    ``value`` is None when the source sets the parameter to a value it does not give (a StackSet
+    passing on a parameter of its own template that has no default).
+    """
+
+    value: str | None
     source: str
 
 
@@ -115,7 +121,7 @@ def load_template(
 
     ``lines`` (the file's text) lets a StackSet's inline template report the file's own lines.
     """
-    template = _Template(root, deployment, parameter_values or {}, key_prefix or path)
+    template = _Template(root, deployment, parameter_values or {}, key_prefix or path, lines)
     resources: list[Resource] = []
     for logical_id, (resource_type, raw) in template.resources.items():
         build = _BUILDERS.get(resource_type)
@@ -162,8 +168,13 @@ def _metadata_suppressions(logical_id: str, raw: Value) -> tuple:
 def _stack_set_resources(
     logical_id: str, p: Value, path: str, source: Deployment, lines: list[str] | None, condition: Assumption
 ) -> list[Resource]:
-    """The inline template of a StackSet, loaded once per target account and Region it deploys to."""
-    from .documents import DocumentError, parse_yaml
+    """The inline template of a StackSet, loaded once per target account and Region it deploys to.
+
+    Accounts the template does not give (organizational units, a parameter without default) are
+    one deployment whose account is not known: what holds in every account is still checked, what
+    depends on the account is not decided.
+    """
+    from .documents import parse_yaml
 
     body = field_of(p, "TemplateBody")
     if not isinstance(body, Text) or body.literal is None:
@@ -177,21 +188,23 @@ def _stack_set_resources(
         return []
     shared = _parameter_list(field_of(p, "Parameters"), f"the Parameters of StackSet {logical_id}")
     resources: list[Resource] = []
-    for _, group in members(field_of(p, "StackInstancesGroup")):
+    for index, (_, group) in enumerate(members(field_of(p, "StackInstancesGroup"))):
         overrides = {
             **shared,
             **_parameter_list(field_of(group, "ParameterOverrides"), f"the ParameterOverrides of {logical_id}"),
         }
-        accounts = [literal_text(a) for _, a in members(field_of(group, "DeploymentTargets", "Accounts"))]
+        accounts, others = _stack_set_accounts(field_of(group, "DeploymentTargets"))
         regions = [literal_text(r) for _, r in members(field_of(group, "Regions"))] or [None]
-        for account in accounts:
-            if account is None or not re.fullmatch(r"\d{12}", account):
-                continue
+        targets: list[tuple[str | None, str]] = [(account, f"@{account}") for account in accounts]
+        if others:
+            targets.append((None, f"@?{index or ''}"))
+        for account, where in targets:
             for region in regions:
-                key = f"stackset:{path}#{logical_id}@{account}/{region or '?'}"
+                key = f"stackset:{path}#{logical_id}{where}/{region or '?'}"
                 deployment = Deployment(
                     key=key,
-                    name=f"StackSet {logical_id} in account {account}" + (f" ({region})" if region else ""),
+                    name=f"StackSet {logical_id} in {f'account {account}' if account else others}"
+                    + (f" ({region})" if region else ""),
                     account=account,
                     region=region,
                     partition=source.partition,
@@ -201,23 +214,69 @@ def _stack_set_resources(
     return resources
 
 
+def _stack_set_accounts(targets: Value | None) -> tuple[list[str], str]:
+    """The literal accounts a StackSet instance group deploys to, and what else it deploys to ('' for nothing else).
+
+    ``AccountFilterType`` decides how ``Accounts`` and ``OrganizationalUnitIds`` combine: only the
+    accounts (INTERSECTION), both (UNION), or the units' accounts (DIFFERENCE excludes the listed
+    ones, NONE ignores them).
+    """
+    accounts: list[str] = []
+    computed = field_of(targets, "AccountsUrl") is not None
+    for _, item in members(field_of(targets, "Accounts")):
+        account = (literal_text(item) or "").strip()
+        if re.fullmatch(r"\d{12}", account):
+            accounts.append(account)
+        else:
+            computed = True
+    others = "accounts the template does not give" if computed else ""
+    units = [literal_text(unit) or "?" for _, unit in members(field_of(targets, "OrganizationalUnitIds"))]
+    if not units:
+        return accounts, others
+    in_units = "the accounts of organizational unit " + ", ".join(units)
+    filter_type = literal_text(field_of(targets, "AccountFilterType"))
+    if filter_type == "INTERSECTION":
+        return accounts, others
+    if filter_type == "UNION":
+        return accounts, in_units
+    return [], in_units
+
+
 def _parameter_list(value: Value | None, where: str) -> dict[str, ParameterValue]:
+    """Parameter values a StackSet gives its template; a value it does not give literally is kept as not known."""
     found: dict[str, ParameterValue] = {}
     for _, item in members(value):
         key = literal_text(field_of(item, "ParameterKey"))
-        given = literal_text(field_of(item, "ParameterValue"))
-        if key and given is not None:
-            found[key] = ParameterValue(given, where)
+        if key:
+            found[key] = ParameterValue(literal_text(field_of(item, "ParameterValue")), where)
     return found
 
 
 def _embedded(value: Value, body: Text, lines: list[str] | None) -> Value:
-    """An inline template's values at the file's own lines (a block scalar's text starts on the next line)."""
-    if lines is None or "\n" not in (body.literal or "").strip() or body.span.line >= len(lines):
+    """A document read from a string, at the file's own lines and columns when the string is a
+    block scalar (its text starts on the next line, indented), else every part at the string."""
+    offset = _block_offset(body, lines)
+    if offset is None:
         return moved(value, 0, 0, body.span)
-    following = lines[body.span.line] if body.span.line < len(lines) else ""
-    indent = len(following) - len(following.lstrip())
-    return moved(value, body.span.line, indent)
+    return moved(value, *offset)
+
+
+def _block_offset(value: Text, lines: list[str] | None) -> tuple[int, int] | None:
+    """(lines, columns) from a block scalar's text to the file, or None when the text is not one.
+
+    A YAML block scalar (``|``) starts on the line after its key and loses the indentation of its
+    lines; its first non-blank line is then the file's line with that indentation added.
+    """
+    content = value.shown().split("\n")
+    if lines is None or value.origin or len(content) < 2:
+        return None
+    first = next((number for number, line in enumerate(content) if line.strip()), None)
+    if first is None or value.span.line + first >= len(lines):
+        return None
+    in_file = lines[value.span.line + first]
+    if in_file.strip() != content[first].strip():
+        return None
+    return value.span.line, len(in_file) - len(in_file.lstrip())
 
 
 # --- building neutral resources ------------------------------------------------------------------
@@ -332,22 +391,47 @@ _GETATT_ATTRIBUTE = {"Arn": ARN, "KeyId": KEY_ID, "Name": NAME}
 # --- intrinsic functions -------------------------------------------------------------------------
 
 
+# Properties that hold IAM policy documents, which may be given as JSON strings.
+_POLICY_DOCUMENTS = frozenset({"KeyPolicy", "AssumeRolePolicyDocument", "PolicyDocument"})
+
+# A condition the template does not decide is true exactly when one decision takes one outcome:
+# ("condition IsProd", "true"). ``Condition`` and ``Fn::Not`` chains reduce to the condition they
+# start from, so ``IsDev: !Not [!Condition IsProd]`` is ("condition IsProd", "false").
+ConditionForm = bool | tuple[str, str]
+
+
 class _Template:
     def __init__(
-        self, root: MapValue, deployment: Deployment, parameter_values: Mapping[str, ParameterValue], key_prefix: str
+        self,
+        root: MapValue,
+        deployment: Deployment,
+        parameter_values: Mapping[str, ParameterValue],
+        key_prefix: str,
+        lines: list[str] | None = None,
     ) -> None:
         self.deployment = deployment
         self.parameter_values = parameter_values
         self.key_prefix = key_prefix
+        self.lines = lines
         self.parameters = _section(root, "Parameters")
         self.mappings = _section(root, "Mappings")
         self.conditions = _section(root, "Conditions")
+        self.resources_section = _section(root, "Resources")
+        self._mapping_keys: dict[str, list[str]] | None = None
         self.resources: dict[str, tuple[str, Value]] = {}
         for logical_id, raw in _section(root, "Resources").entries.items():
             resource_type = field_of(raw, "Type")
             literal = resource_type.literal if isinstance(resource_type, Text) else None
             self.resources[logical_id] = (literal or "", raw)
-        self._condition_values: dict[str, bool | None] = {}
+        self._condition_forms: dict[str, ConditionForm] = {}
+        # Each Fn::Equals a condition is defined as, so the same test written inline (a common
+        # ``!Not [!Equals [...]]``) is the same decision.
+        self._equals_conditions: dict[frozenset, str] = {}
+        for name, definition in self.conditions.entries.items():
+            if isinstance(definition, MapValue) and list(definition.entries) == ["Fn::Equals"]:
+                key = _equals_key(definition.entries["Fn::Equals"])
+                if key is not None:
+                    self._equals_conditions.setdefault(key, name)
 
     def resource_key(self, logical_id: str) -> str:
         return f"{self.key_prefix}#{logical_id}"
@@ -357,16 +441,16 @@ class _Template:
         name = field_of(raw, "Condition")
         if not isinstance(name, Text) or name.literal is None:
             return ALWAYS
-        decided = self.condition(name.literal)
-        if decided is None:
-            return frozenset({(f"condition {name.literal}", "true")})
-        return ALWAYS if decided else None
+        form = self.condition(name.literal)
+        if isinstance(form, bool):
+            return ALWAYS if form else None
+        return frozenset({form})
 
     # -- values
 
     def resolve(self, raw: Value) -> Value:
         if isinstance(raw, Text):
-            return self._dynamic_references(raw)
+            return _dynamic_references(raw)
         if isinstance(raw, ListValue):
             return ListValue(items=tuple(self.resolve(item) for item in raw.items), span=raw.span)
         if isinstance(raw, MapValue):
@@ -377,26 +461,30 @@ class _Template:
             entries = {}
             for key, value in raw.entries.items():
                 resolved = self.resolve(value)
+                if key in _POLICY_DOCUMENTS:
+                    resolved = self.policy_document(resolved)
                 if not isinstance(resolved, Absent):
                     entries[key] = resolved
             return MapValue(entries=entries, key_spans=raw.key_spans, span=raw.span)
         return raw
 
-    def _dynamic_references(self, raw: Text) -> Value:
-        literal = raw.literal
-        if literal is None or "{{resolve:" not in literal:
-            return raw
-        pieces: list = []
-        position = 0
-        for match in _DYNAMIC_REFERENCE.finditer(literal):
-            pieces.append(literal[position : match.start()])
-            pieces.append(Opaque(f"dynamic reference {match.group(0)}", match.group(0)))
-            position = match.end()
-        pieces.append(literal[position:])
-        parts = join_parts(pieces)
-        if len(parts) == 1 and isinstance(parts[0], Opaque):
-            return Unknown(reason=f"resolved at deploy time ({parts[0].reason})", span=raw.span)
-        return Text(parts=parts, span=raw.span)
+    def policy_document(self, value: Value) -> Value:
+        """A policy given as a JSON string, read here where the file's lines are known: inside a
+        block scalar its statements keep their own lines and columns, elsewhere (a one-line string,
+        a JSON template's escaped newlines) every part is at the string. Text that is not a JSON
+        object is left for the policy reader to report."""
+        if self.lines is None or not isinstance(value, Text) or not value.shown().lstrip().startswith("{"):
+            return value
+        try:
+            document = json_value(value)
+        except DocumentError:
+            return value
+        if not isinstance(document, MapValue):
+            return value
+        offset = _block_offset(value, self.lines)
+        placed = moved(document, *offset) if offset is not None else moved(document, 0, 0, value.span)
+        # The document as a whole is the property's value, where the string starts.
+        return MapValue(entries=placed.entries, key_spans=placed.key_spans, span=value.span)  # type: ignore[attr-defined]
 
     def intrinsic(self, name: str, argument: Value, span: Span) -> Value:
         handler = _INTRINSICS.get(name)
@@ -450,6 +538,8 @@ class _Template:
         if given is not None:
             raw: str | None = given.value
             origin = f"{where}, set in {given.source}"
+            if raw is None:
+                return Unknown(reason=f"{where} is set in {given.source} to a value the template does not give", span=span)
         else:
             raw = literal_text(field_of(declaration, "Default"))
             origin = f"the default of {where}"
@@ -496,12 +586,8 @@ class _Template:
             else:
                 pieces.append(self.reference(expression, span))
         pieces.append(template[position:])
-        return self._dynamic_references_in(concatenate(pieces, span), span)
-
-    def _dynamic_references_in(self, value: Value, span: Span) -> Value:
-        if isinstance(value, Text) and value.literal is not None:
-            return self._dynamic_references(value)
-        return value
+        # After the substitution: a dynamic reference may hold a variable ({{resolve:ssm:/${Env}/key}}).
+        return _dynamic_references(concatenate(pieces, span))
 
     def join(self, argument: Value, span: Span) -> Value:
         if not (isinstance(argument, ListValue) and len(argument.items) == 2):
@@ -552,6 +638,9 @@ class _Template:
         def split(source: Value) -> Value:
             if not isinstance(source, Text):
                 return _unknown_from(source, "Fn::Split of a value the template does not give", span)
+            if not all(_cannot_hold(part, delimiter) for part in source.parts if isinstance(part, Symbol)):
+                # Which pieces a resource's ARN or the Region splits into is not known here.
+                return Unknown(reason="Fn::Split of a value the template only partly gives", span=span, origin=source.origin)
             pieces: list[list] = [[]]
             for part in source.parts:
                 if isinstance(part, str):
@@ -572,23 +661,90 @@ class _Template:
         mapping = self.mappings.get(map_name) if map_name else None
         if not isinstance(mapping, MapValue):
             return Unknown(reason=f"Fn::FindInMap of mapping {map_name}, which the template does not define", span=span)
-        top = self.resolve(argument.items[1])
-        second = self.resolve(argument.items[2])
+        raw_top, raw_second = argument.items[1], argument.items[2]
+        top = self.resolve(raw_top)
+        second = self.resolve(raw_second)
 
         def look_up(keys: list[Value]) -> Value:
             top_key, second_key = (literal_text(key) for key in keys)
             if top_key is None:
+                if not isinstance(keys[0], (Text, Unknown)):
+                    return Unknown(reason=f"Fn::FindInMap of mapping {map_name} with a key that is not a string", span=span)
                 # An unresolved top key (usually the Region): every row of the mapping is possible.
-                subject = _describe_key(keys[0])
-                rows = tuple((row, look_up([text(row, span), keys[1]])) for row in mapping.entries)
-                return Choice(subject=subject, branches=rows, span=span) if rows else Unknown(reason="empty mapping", span=span)
-            found = field_of(mapping, top_key, second_key) if second_key is not None else None
+                subject, where = _describe_key(raw_top, keys[0]), f"mapping {map_name}"
+                return self.key_choice(subject, mapping, where, lambda row: look_up([text(row, span), keys[1]]), span)
+            row = mapping.get(top_key)
+            if not isinstance(row, MapValue):
+                return Unknown(reason=f"mapping {map_name} has no {top_key}", span=span)
+            if second_key is None:
+                if isinstance(keys[1], Unknown):
+                    return Unknown(reason=keys[1].reason, span=span, origin=keys[1].origin)
+                if not isinstance(keys[1], Text):
+                    return Unknown(reason=f"Fn::FindInMap of mapping {map_name} with a key that is not a string", span=span)
+                # A second key with symbols: every key of the row is possible.
+                subject = _describe_key(raw_second, keys[1])
+                where = f"mapping {map_name}.{top_key}"
+                return self.key_choice(subject, row, where, lambda cell: look_up([keys[0], text(cell, span)]), span)
+            found = row.get(second_key)
             if found is None:
                 return Unknown(reason=f"mapping {map_name} has no {top_key}/{second_key}", span=span)
             origin = f"mapping {map_name}.{top_key}.{second_key} (line {found.span.line})"
-            return with_origin(self.resolve(found), span, origin)
+            return relocated(self.resolve(found), span, origin)
 
         return through_choices([top, second], look_up, span)
+
+    def key_choice(self, subject: str, level: MapValue, where: str, look_up: Callable[[str], Value], span: Span) -> Value:
+        """A choice over the keys a computed mapping key may take, ``level`` giving the keys this look-up has.
+
+        Its outcomes are every key that decision takes in any ``Fn::FindInMap`` of the template, so
+        two mappings keyed by the Region with different rows agree on what the Region may be; a key
+        this mapping lacks is a look-up that fails (unknown), never no value.
+        """
+        outcomes = list(level.entries)
+        outcomes += [key for key in self.mapping_keys().get(subject, ()) if key not in level.entries]
+        if not outcomes:
+            return Unknown(reason="empty mapping", span=span)
+
+        def branch(key: str) -> Value:
+            if key in level.entries:
+                return look_up(key)
+            return Unknown(reason=f"{where} has no {key}: Fn::FindInMap fails", span=span)
+
+        branches = tuple((key, branch(key)) for key in outcomes)
+        return Choice(subject=subject, branches=branches, span=span)
+
+    def mapping_keys(self) -> dict[str, list[str]]:
+        """For each computed mapping key (by subject), every key it is looked up with in the template."""
+        if self._mapping_keys is not None:
+            return self._mapping_keys
+        found: dict[str, list[str]] = {}
+        self._mapping_keys = found  # a key that is itself a look-up sees what is found so far
+        stack: list[Value] = [self.resources_section, self.conditions]
+        while stack:  # no recursion: templates may nest deeply
+            item = stack.pop()
+            if isinstance(item, ListValue):
+                stack.extend(reversed(item.items))
+            elif isinstance(item, MapValue):
+                arguments = item.entries.get("Fn::FindInMap") if len(item.entries) == 1 else None
+                if isinstance(arguments, ListValue) and len(arguments.items) >= 3:
+                    self._note_mapping_keys(arguments, found)
+                stack.extend(reversed(list(item.entries.values())))
+        return found
+
+    def _note_mapping_keys(self, arguments: ListValue, found: dict[str, list[str]]) -> None:
+        mapping = self.mappings.get(literal_text(arguments.items[0]) or "")
+        if not isinstance(mapping, MapValue):
+            return
+        second_keys = [key for row in mapping.entries.values() if isinstance(row, MapValue) for key in row.entries]
+        for raw, keys in ((arguments.items[1], list(mapping.entries)), (arguments.items[2], second_keys)):
+            if isinstance(raw, Text) and raw.literal is not None:
+                continue
+            value = self.resolve(raw)
+            if isinstance(value, (Text, Unknown)) and literal_text(value) is None:
+                noted = found.setdefault(_describe_key(raw, value), [])
+                for key in keys:
+                    if key not in noted:
+                        noted.append(key)
 
     def if_(self, argument: Value, span: Span) -> Value:
         if not (isinstance(argument, ListValue) and len(argument.items) == 3):
@@ -596,16 +752,14 @@ class _Template:
         name = literal_text(argument.items[0])
         if name is None:
             return Unknown(reason="Fn::If with a computed condition name", span=span)
-        decided = self.condition(name)
-        if decided is True:
-            return self.resolve(argument.items[1])
-        if decided is False:
-            return self.resolve(argument.items[2])
-        return Choice(
-            subject=f"condition {name}",
-            branches=(("true", self.resolve(argument.items[1])), ("false", self.resolve(argument.items[2]))),
-            span=span,
-        )
+        form = self.condition(name)
+        if isinstance(form, bool):
+            return self.resolve(argument.items[1 if form else 2])
+        subject, outcome = form
+        when_true, when_false = self.resolve(argument.items[1]), self.resolve(argument.items[2])
+        if outcome == "false":
+            when_true, when_false = when_false, when_true
+        return Choice(subject=subject, branches=(("true", when_true), ("false", when_false)), span=span)
 
     def import_value(self, argument: Value, span: Span) -> Value:
         exported = self.resolve(argument)
@@ -614,38 +768,45 @@ class _Template:
 
     # -- conditions
 
-    def condition(self, name: str, visiting: frozenset[str] = frozenset()) -> bool | None:
-        """True or False when the condition is decided by the template's values, else None."""
-        if name in self._condition_values:
-            return self._condition_values[name]
+    def condition(self, name: str, visiting: frozenset[str] = frozenset()) -> ConditionForm:
+        """True or False when the template's values decide the condition, else the decision it rests on."""
+        if name in self._condition_forms:
+            return self._condition_forms[name]
         definition = self.conditions.get(name)
-        if definition is None or name in visiting:
-            return None
-        decided = self._evaluate(definition, visiting | {name})
-        self._condition_values[name] = decided
-        return decided
+        form = self._evaluate(definition, visiting | {name}) if definition is not None else None
+        if form is None:
+            form = (f"condition {name}", "true")
+        self._condition_forms[name] = form
+        return form
 
-    def _evaluate(self, expression: Value, visiting: frozenset[str]) -> bool | None:
+    def _evaluate(self, expression: Value, visiting: frozenset[str]) -> ConditionForm | None:
+        """The condition an expression states; None when it is undecided and no simpler condition."""
         if not (isinstance(expression, MapValue) and len(expression.entries) == 1):
             return None
         ((function, argument),) = expression.entries.items()
         operands = list(argument.items) if isinstance(argument, ListValue) else [argument]
         if function == "Condition":
             name = literal_text(argument)
-            return self.condition(name, visiting) if name else None
+            if not name or name in visiting:
+                return None
+            return self.condition(name, visiting)
         if function == "Fn::Equals" and len(operands) == 2:
             left, right = (self.resolve(operand) for operand in operands)
             left_text, right_text = _comparable(left), _comparable(right)
-            if left_text is None or right_text is None:
+            if left_text is not None and right_text is not None:
+                return left_text == right_text
+            same_test = self._equals_conditions.get(_equals_key(argument))
+            if same_test is None or same_test in visiting:
                 return None
-            return left_text == right_text
+            return self.condition(same_test, visiting)
         results = [self._evaluate(operand, visiting) for operand in operands]
         if function == "Fn::Not" and len(results) == 1:
-            return None if results[0] is None else not results[0]
-        if function == "Fn::And":
-            return False if False in results else (None if None in results else True)
-        if function == "Fn::Or":
-            return True if True in results else (None if None in results else False)
+            result = results[0]
+            if result is None or isinstance(result, bool):
+                return None if result is None else not result
+            return (result[0], "false" if result[1] == "true" else "true")
+        if function in ("Fn::And", "Fn::Or"):
+            return _combine(function == "Fn::And", results)
         return None
 
 
@@ -674,12 +835,81 @@ def _comparable(value: Value) -> str | None:
     return literal_text(value)
 
 
-def _describe_key(value: Value) -> str:
-    if isinstance(value, Text) and isinstance(value.symbol, RegionOf):
-        return "AWS::Region"
-    if isinstance(value, Unknown):
-        return value.reason
-    return "the mapping key"
+def _combine(conjunction: bool, results: list[ConditionForm | None]) -> ConditionForm | None:
+    """``Fn::And`` (conjunction) or ``Fn::Or`` of conditions, when they rest on one decision at most."""
+    if any(result is (not conjunction) for result in results):
+        return not conjunction  # a false operand decides Fn::And, a true one Fn::Or
+    undecided = [result for result in results if not isinstance(result, bool)]
+    if not undecided:
+        return conjunction
+    if None in undecided or len({form[0] for form in undecided}) > 1:  # type: ignore[index]
+        return None
+    if len(set(undecided)) == 1:
+        return undecided[0]
+    return not conjunction  # both outcomes of one decision: never both, always one
+
+
+def _equals_key(argument: Value) -> frozenset | None:
+    """The two operands of an ``Fn::Equals`` as written, in either order; None when not comparable."""
+    if not (isinstance(argument, ListValue) and len(argument.items) == 2):
+        return None
+    written = [_written(operand) for operand in argument.items]
+    return None if None in written else frozenset(written)
+
+
+def _written(value: Value) -> object:
+    """A value as the template writes it, for comparing expressions: None for what cannot be compared."""
+    if isinstance(value, MapValue):
+        entries = tuple((key, _written(child)) for key, child in value.entries.items())
+        return None if any(child is None for _, child in entries) else ("map", entries)
+    if isinstance(value, ListValue):
+        items = tuple(_written(child) for child in value.items)
+        return None if None in items else ("list", items)
+    literal = literal_text(value)
+    return None if literal is None else ("text", literal)
+
+
+def _describe_key(raw: Value, value: Text | Unknown) -> str:
+    """How a finding names the decision a computed mapping key stands for: the key as written."""
+    if isinstance(value, Text):
+        return "AWS::Region" if isinstance(value.symbol, RegionOf) else value.shown()
+    target = literal_text(field_of(raw, "Ref")) if isinstance(raw, MapValue) else None
+    return f"parameter {target}" if target else value.reason
+
+
+def _cannot_hold(symbol: Symbol, delimiter: str) -> bool:
+    """Whether a symbol's value certainly holds no delimiter: an account ID has only digits, a
+    Region or partition name only lower-case letters, digits and hyphens."""
+    if isinstance(symbol, AccountOf):
+        return not any(character.isdigit() for character in delimiter)
+    if isinstance(symbol, (RegionOf, PartitionOf)):
+        return not any(character in _REGION_CHARACTERS for character in delimiter)
+    return False
+
+
+_REGION_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def _dynamic_references(value: Value) -> Value:
+    """``{{resolve:...}}`` in a text is a part the template does not give (and the whole text, alone)."""
+    if isinstance(value, Choice):
+        branches = tuple((outcome, _dynamic_references(branch)) for outcome, branch in value.branches)
+        return Choice(subject=value.subject, branches=branches, span=value.span, origin=value.origin)
+    if not isinstance(value, Text) or not any(isinstance(part, str) and "{{resolve:" in part for part in value.parts):
+        return value
+    shape, symbols = value.shape()
+    pieces: list = []
+    position = 0
+    for match in _DYNAMIC_REFERENCE.finditer(shape):
+        pieces.extend(unshaped(shape[position : match.start()], symbols))
+        written = Text(parts=unshaped(match.group(0), symbols), span=value.span).shown()
+        pieces.append(Opaque(f"dynamic reference {written}", written))
+        position = match.end()
+    pieces.extend(unshaped(shape[position:], symbols))
+    parts = join_parts(pieces)
+    if len(parts) == 1 and isinstance(parts[0], Opaque):
+        return Unknown(reason=f"resolved at deploy time ({parts[0].reason})", span=value.span, origin=value.origin)
+    return Text(parts=parts, span=value.span, origin=value.origin)
 
 
 def _unknown_from(value: Value, reason: str, span: Span) -> Unknown:

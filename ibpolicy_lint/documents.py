@@ -16,7 +16,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from .source import Span
-from .values import ListValue, MapValue, Scalar, Text, Value
+from .values import ListValue, MapValue, Part, Scalar, Symbol, Text, Value, join_parts
 
 try:
     _Loader = yaml.CSafeLoader
@@ -133,6 +133,55 @@ def parse_json(data: bytes, path: str) -> Document:
     except RecursionError:
         raise DocumentError("nesting too deep") from None
     return _JsonParser(text, path).parse()
+
+
+def json_value(value: Text) -> Value:
+    """A JSON string that may hold symbols (``Fn::Sub`` variables, Terraform interpolation) as a value tree.
+
+    The symbols stay in the strings that hold them. Spans are those of the JSON text itself (its
+    first line is line 1); ``values.moved`` places them in the file. Raises DocumentError.
+    """
+    shape, symbols = value.shape()
+    # Text.shape's placeholders hold NUL, which a JSON string may only hold escaped.
+    document = parse_json(shape.replace("\x00", "\\u0000").encode("utf-8"), value.span.file)
+    return _with_symbols(document.root, symbols, value.origin)
+
+
+_PLACEHOLDER = re.compile("\x00(\\d+)\x00")
+
+
+def unshaped(shape: str, symbols: list[Symbol]) -> tuple[Part, ...]:
+    """The parts of (a piece of) ``Text.shape()``: its placeholders back to their symbols."""
+    parts: list[Part] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(shape):
+        index = int(match.group(1))
+        if index < len(symbols):
+            parts.extend((shape[position : match.start()], symbols[index]))
+            position = match.end()
+    parts.append(shape[position:])
+    return join_parts(parts)
+
+
+def _with_symbols(item: Value, symbols: list[Symbol], origin: str) -> Value:
+    if isinstance(item, Text):
+        return Text(parts=unshaped(item.literal or "", symbols) or ("",), span=item.span, origin=origin)
+    if isinstance(item, ListValue):
+        return ListValue(items=tuple(_with_symbols(child, symbols, origin) for child in item.items), span=item.span)
+    if isinstance(item, MapValue):
+        entries: dict[str, Value] = {}
+        key_spans: dict[str, Span] = {}
+        for key, child in item.entries.items():
+            written = _PLACEHOLDER.sub(lambda m: _label(symbols, m), key)
+            entries[written] = _with_symbols(child, symbols, origin)
+            key_spans[written] = item.key_spans.get(key, item.span)
+        return MapValue(entries=entries, key_spans=key_spans, span=item.span)
+    return item
+
+
+def _label(symbols: list[Symbol], match: re.Match) -> str:
+    index = int(match.group(1))
+    return "${" + getattr(symbols[index], "label", "?") + "}" if index < len(symbols) else match.group(0)
 
 
 def _marked_error(error: yaml.MarkedYAMLError, lines: int) -> DocumentError:

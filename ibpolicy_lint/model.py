@@ -143,10 +143,6 @@ class Role(Resource):
     managed_policy_arns: Value | None = None
     inline_policies: list[Value] = field(default_factory=list)  # policy documents
 
-    @property
-    def name_value(self) -> Value | None:
-        return self.role_name or self.name_prefix
-
 
 @dataclass(eq=False, kw_only=True)
 class RolePolicy(Resource):

@@ -23,12 +23,6 @@ class Span:
         """How messages name a place: ``infra/variables.tf line 12``."""
         return f"{self.file} line {self.line}"
 
-    def shifted(self, lines: int, columns_on_first_line: int = 0) -> Span:
-        """This span moved down by ``lines`` (used for documents embedded in a larger file)."""
-        column = self.column + (columns_on_first_line if self.line == 1 else 0)
-        end_column = self.end_column + (columns_on_first_line if self.end_line == 1 else 0)
-        return Span(self.file, self.line + lines, column, self.end_line + lines, end_column)
-
 
 class SourceText:
     """The text of the files read during a scan, kept to quote the offending line in reports.
