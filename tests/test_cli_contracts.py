@@ -1,4 +1,4 @@
-"""Review fixes, through the real command line and the real cfn-lint: IBP000 and --select, a closed
+"""Contracts at the edges, through the real command line and the real cfn-lint: IBP000 and --select, a closed
 pipe, rule IDs in the configuration, configuration and parameter-file errors, the cfn-lint plugin
 reading the configuration, and the cache key's dependencies."""
 
