@@ -245,14 +245,18 @@ def _load_terraform(
         except ValueError as error:
             raise ScanError(str(error)) from None
     folders = sorted({parent.resolve() for parent in {candidate.path.parent for candidate in candidates}})
-    if options.prefilter:
-        needed = terraform.folders_that_matter(folders, lambda path: text.note(str(path)))
-        folders = [folder for folder in folders if folder in needed]
     plan_values = {
         candidate.path.parent.resolve(): terraform_plan.plan_variables(root, candidate.display)
         for candidate, root in plans
         if isinstance(root, MapValue)
     }
+    if options.prefilter:
+
+        def account_known(folder: Path) -> bool:  # a plan gives its providers' settings
+            return folder in plan_values or options.config.account_for(folder) is not None
+
+        needed = terraform.folders_that_matter(folders, lambda path: text.note(str(path)), account_known)
+        folders = [folder for folder in folders if folder in needed]
     loader = terraform.TerraformLoader(sources, var_files, options.config.account_for)
     try:
         named = [Path(path) for path in options.paths if Path(path).is_dir()]

@@ -1551,18 +1551,35 @@ class TerraformLoader:
 # Resource types a rule can read; a module folder without any of them (and calling none that has
 # them) cannot change a finding, so it is not parsed.
 _RELEVANT = re.compile(rb"aws_imagebuilder_|aws_kms_|aws_iam_|aws_ebs_")
+# The same, less IAM: a folder whose only relevant resources are IAM ones matters only where its account can be known.
+_RELEVANT_WITHOUT_IAM = re.compile(rb"aws_imagebuilder_|aws_kms_|aws_ebs_")
+# Provider settings that can name an account (see provider_settings), in HCL or JSON. Not assume_role_policy.
+_ACCOUNT_SETTING = re.compile(rb'\b(?:assume_role"?\s*[:{=\[]|allowed_account_ids\b)')
 # A module block's source, in HCL (source = "...") or JSON ("source": "...").
 _SOURCE = re.compile(rb'\bsource"?\s*[=:]\s*"([^"]*)"')
 
 
-def folders_that_matter(folders: Iterable[Path], note_read: Callable[[Path], None] = lambda path: None) -> set[Path]:
+def folders_that_matter(
+    folders: Iterable[Path],
+    note_read: Callable[[Path], None] = lambda path: None,
+    account_known: Callable[[Path], bool] = lambda path: False,
+) -> set[Path]:
     """The module folders worth parsing, of the (resolved) ``folders`` and the modules they call (local
-    ones, and remote ones ``terraform init`` vendored): those naming a relevant resource type, and their callers.
+    ones, and remote ones ``terraform init`` vendored), and their callers.
+
+    A folder is worth parsing when it names an Image Builder, KMS or EBS resource type. One whose only
+    relevant resources are IAM ones (roles and their policies) is worth parsing only when the account it
+    deploys to can be known: rules read roles only in the accounts images are copied to. That is when
+    ``account_known`` says so (the configuration's accounts map), or when it or a module calling it
+    configures a provider with ``assume_role`` or ``allowed_account_ids``. A folder that cannot be read
+    whole is always worth it, so that the loader reports it.
 
     A byte-level pass (no parsing): reading a file costs little, parsing HCL costs ~3,000 times more.
     ``note_read`` hears of every file read, so a cached scan knows what to re-check.
     """
     relevant: set[Path] = set()
+    iam_only: set[Path] = set()
+    names_account: set[Path] = set()
     callees: dict[Path, set[Path]] = {}
     pending = list(folders)
     while pending:
@@ -1580,10 +1597,12 @@ def folders_that_matter(folders: Iterable[Path], note_read: Callable[[Path], Non
             except OSError:
                 relevant.add(folder)  # let the loader report it
                 continue
-            if len(data) > limits.MAX_TERRAFORM_BYTES:
-                relevant.add(folder)  # let the loader report it
-            if _RELEVANT.search(data):
-                relevant.add(folder)
+            if len(data) > limits.MAX_TERRAFORM_BYTES or _RELEVANT_WITHOUT_IAM.search(data):
+                relevant.add(folder)  # too large: let the loader report it
+            elif _RELEVANT.search(data):
+                iam_only.add(folder)
+            if _ACCOUNT_SETTING.search(data):
+                names_account.add(folder)
             for match in _SOURCE.finditer(data):
                 source = match.group(1).decode("utf-8", "replace")
                 if source.startswith(("./", "../")):
@@ -1595,15 +1614,22 @@ def folders_that_matter(folders: Iterable[Path], note_read: Callable[[Path], Non
             note_read(manifest)  # even when missing: terraform init may create it
             callees[folder] |= {(folder / entry["Dir"]).resolve() for entry in _vendored(manifest)}
         pending.extend(callees[folder])
-    needed = set(relevant)
-    changed = True
-    while changed:
-        changed = False
-        for folder, called in callees.items():
-            if folder not in needed and called & needed:
-                needed.add(folder)
-                changed = True
-    return needed
+    known = _closure({folder for folder in callees if folder in names_account or account_known(folder)}, callees)
+    needed = relevant | (iam_only & known)
+    callers = {folder: {caller for caller, called in callees.items() if folder in called} for folder in callees}
+    return _closure(needed, callers)
+
+
+def _closure(start: set[Path], edges: dict[Path, set[Path]]) -> set[Path]:
+    """``start`` and every folder reachable from it along ``edges``."""
+    reached = set(start)
+    pending = list(start)
+    while pending:
+        for folder in edges.get(pending.pop(), ()):
+            if folder not in reached:
+                reached.add(folder)
+                pending.append(folder)
+    return reached
 
 
 def _manifest(root: Path) -> Path:
