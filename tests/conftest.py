@@ -1,4 +1,4 @@
-"""Helpers shared by the tests: run the real command line."""
+"""Helpers shared by the tests: run the real command line; build values the checks consult."""
 
 from __future__ import annotations
 
@@ -11,12 +11,22 @@ from pathlib import Path
 
 import pytest
 
+from ibpolicy_lint.source import Span
+from ibpolicy_lint.values import Choice
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 CORPUS = REPO.parent / "shared" / "corpus"
 # Every fixture scenario (a folder with an expected.yaml), and the test IDs to parametrize over them with.
 SCENARIOS = sorted(path.parent for path in FIXTURES.rglob("expected.yaml"))
 SCENARIO_IDS = [scenario.relative_to(FIXTURES).as_posix() for scenario in SCENARIOS]
+# Where values built by the tests stand.
+SPAN = Span.at("t.yaml", 1)
+
+
+def choice(subject: str, yes, no) -> Choice:
+    """A decision on ``subject``: ``yes`` when it is true, ``no`` when it is false."""
+    return Choice(subject=subject, branches=(("true", yes), ("false", no)), span=SPAN)
 
 
 @dataclass

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+from conftest import SPAN, choice
 from ibpolicy_lint.checks.key_policies import _names_slr
 from ibpolicy_lint.checks.keys import volume_encrypted
 from ibpolicy_lint.findings import Severity
 from ibpolicy_lint.iam import SLR_PATH, Answer, Caller, decide, read_policy
 from ibpolicy_lint.model import Volume
 from ibpolicy_lint.sharing import regions_differ
-from ibpolicy_lint.source import Span
 from ibpolicy_lint.values import (
     AccountOf,
     Attribute,
-    Choice,
     RegionOf,
     Scalar,
     Text,
@@ -25,13 +24,6 @@ from ibpolicy_lint.values import (
     text,
 )
 from ibpolicy_lint.verdicts import Undecided, Violated, judge
-
-SPAN = Span.at("t.yaml", 1)
-
-
-def choice(subject: str, yes, no) -> Choice:
-    return Choice(subject=subject, branches=(("true", yes), ("false", no)), span=SPAN)
-
 
 # --- judge learns the decisions a check consults ------------------------------------------------------
 

@@ -7,6 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ibpolicy_lint.documents import json_value, parse_yaml
 from ibpolicy_lint.iam import (
     SLR_ACTIONS,
     SLR_PATH,
@@ -17,10 +18,11 @@ from ibpolicy_lint.iam import (
     applies,
     decide,
     default_key_policy,
+    document_value,
     read_policy,
 )
 from ibpolicy_lint.source import Span
-from ibpolicy_lint.values import AccountOf, Text, from_python, text
+from ibpolicy_lint.values import AccountOf, Text, Unknown, from_python, text
 
 SPAN = Span.at("t.json", 1)
 SOURCE = AccountOf("stack:t")
@@ -179,6 +181,18 @@ def test_deny_with_caller_account_exception():
     assert decide(document, Caller("444455556666", "another"), "kms:Decrypt").answer is Answer.DENIED
 
 
+def test_non_aws_principals_never_match_an_iam_caller():
+    for kind in ("Federated", "CanonicalUser"):
+        policy = read_policy(
+            parse_yaml(
+                f"Statement: [{{Effect: Deny, Principal: {{{kind}: x}}, Action: 'kms:*', Resource: '*'}}]".encode(), "p"
+            ).root,
+            Span.at("p", 1),
+        )
+        (statement,) = policy.statements
+        assert applies(statement, Caller("444455556666", "the target account"), "kms:Decrypt").applies is Tri.NO
+
+
 def test_json_string_policy_keeps_symbols_and_lines():
     body = json.dumps(
         {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::@@:root"}, "Action": "kms:*", "Resource": "*"}]},
@@ -190,6 +204,17 @@ def test_json_string_policy_keeps_symbols_and_lines():
     (statement,) = document.statements
     assert statement.span.line == 10 + 3  # the statement's own line inside the block scalar
     assert decide(document, SLR, "kms:Decrypt").answer is Answer.ALLOWED
+
+
+def test_json_value_keeps_symbols_and_document_value_places_one_line_strings_at_the_string():
+    span = Span("p.tf", 7, 3, 7, 40)
+    value = Text(parts=('{"Statement": [{"Principal": {"AWS": "arn:aws:iam::', AccountOf("d"), ':root"}}]}'), span=span)
+    tree = json_value(value)
+    principal = tree.get("Statement").items[0].get("Principal").get("AWS")
+    assert principal.parts == ("arn:aws:iam::", AccountOf("d"), ":root") and principal.span.line == 1
+    placed = document_value(value)
+    assert placed.get("Statement").items[0].span == span
+    assert isinstance(document_value(Text(parts=("{not json",), span=span)), Unknown)
 
 
 def test_unreadable_documents_cannot_tell():

@@ -5,10 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ibpolicy_lint.source import Span
+from conftest import SPAN, choice
 from ibpolicy_lint.values import (
     Absent,
-    Choice,
     ListValue,
     as_bool,
     common_conditions,
@@ -18,12 +17,6 @@ from ibpolicy_lint.values import (
     text,
     worlds,
 )
-
-SPAN = Span.at("t.yaml", 1)
-
-
-def choice(subject: str, yes, no) -> Choice:
-    return Choice(subject=subject, branches=(("true", yes), ("false", no)), span=SPAN)
 
 
 def test_every_world_selects_one_branch_of_each_decision():
