@@ -24,9 +24,22 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's own layout, told the terminal's width: left to find it, argparse imports shutil (with
+    bz2 and lzma) on every run, as it builds a formatter for each option added."""
+
+    def __init__(self, prog: str) -> None:
+        try:
+            columns = int(os.environ.get("COLUMNS") or os.get_terminal_size(sys.stdout.fileno()).columns)
+        except (AttributeError, ValueError, OSError):  # not a terminal, or no usable stdout
+            columns = 80
+        super().__init__(prog, width=max(columns, 20) - 2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="ibpolicy-lint",
+        formatter_class=_HelpFormatter,
         description="Find EC2 Image Builder cross-account distribution failures in CloudFormation and Terraform, before deploy.",
     )
     parser.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="files or folders to scan (default: .)")
@@ -198,9 +211,9 @@ def _list_rules() -> str:
 
 
 def _explain(rule_id: str) -> str:
-    from .catalogue import load_catalogue
+    from .catalogue import rule_by_id
 
-    rule = load_catalogue().get(rule_id.strip().upper())
+    rule = rule_by_id(rule_id.strip().upper())
     if rule is None:
         raise UsageError(f"--explain: no rule {rule_id} (see --list-rules)")
     sections = [

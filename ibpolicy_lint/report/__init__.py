@@ -22,16 +22,16 @@ def render(result: ScanResult, format_name: str, version: str) -> str:
 
 
 def predicts(finding: Finding) -> str:
-    from ..catalogue import load_catalogue
+    from ..catalogue import rule_by_id
 
-    rule = load_catalogue().get(finding.rule)
+    rule = rule_by_id(finding.rule)
     return finding.predicts or (rule.predicts if rule and rule.predicts else "")
 
 
 def fix(finding: Finding) -> str:
-    from ..catalogue import load_catalogue
+    from ..catalogue import rule_by_id
 
-    rule = load_catalogue().get(finding.rule)
+    rule = rule_by_id(finding.rule)
     return finding.fix or (rule.fix.strip() if rule else "")
 
 
