@@ -245,6 +245,8 @@ def _load_terraform(
         except ValueError as error:
             raise ScanError(str(error)) from None
     folders = sorted({parent.resolve() for parent in {candidate.path.parent for candidate in candidates}})
+    named = [Path(path) for path in options.paths if Path(path).is_dir()]
+    sources.scanned = [*(path.resolve() for path in named), *folders]
     plan_values = {
         candidate.path.parent.resolve(): terraform_plan.plan_variables(root, candidate.display)
         for candidate, root in plans
@@ -259,7 +261,6 @@ def _load_terraform(
         folders = [folder for folder in folders if folder in needed]
     loader = terraform.TerraformLoader(sources, var_files, options.config.account_for)
     try:
-        named = [Path(path) for path in options.paths if Path(path).is_dir()]
         resources = loader.load(folders, plan_values, named)
     except RecursionError:
         resources = []

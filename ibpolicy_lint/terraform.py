@@ -20,7 +20,7 @@ from typing import Any
 
 from . import limits
 from . import terraform_syntax as syntax
-from .documents import DocumentError, decode, parse_json
+from .documents import DocumentError, as_utf8, decode, parse_json
 from .model import (
     ContainerRecipe,
     Deployment,
@@ -141,6 +141,9 @@ class Sources:
         self.note_read = note_read  # files read without keeping their text (file(), templatefile())
         self.modules: dict[Path, ModuleSource] = {}
         self.problems: list[Problem] = []
+        # The folders the scan covers (the paths given, and every folder of Terraform files found under
+        # them), parsed or not: file() and templatefile() may read below them.
+        self.scanned: list[Path] = []
 
     def module(self, folder: Path) -> ModuleSource | None:
         folder = folder.resolve()
@@ -202,9 +205,10 @@ class Sources:
         return body
 
     def read_text(self, path: Path) -> str | None:
-        """A file that ``file()``/``templatefile()`` name, when it lies in a module folder or below the current one."""
+        """A file that ``file()``/``templatefile()`` name, when it lies below the current folder, a scanned
+        folder or a module folder."""
         resolved = path.resolve()
-        allowed = [Path.cwd().resolve(), *self.modules]
+        allowed = [Path.cwd().resolve(), *self.scanned, *self.modules]
         if not any(resolved == folder or folder in resolved.parents for folder in allowed) or not resolved.is_file():
             return None  # outside the sources, or a FIFO or device that could block the read
         try:
@@ -1548,13 +1552,14 @@ class TerraformLoader:
         return found
 
 
-# Resource types a rule can read; a module folder without any of them (and calling none that has
-# them) cannot change a finding, so it is not parsed.
-_RELEVANT = re.compile(rb"aws_imagebuilder_|aws_kms_|aws_iam_|aws_ebs_")
+# Resource types a rule can read, and the marker of a suppression comment: a module folder without any
+# of them (and calling none that has them) cannot change a finding, so it is not parsed.
+_RELEVANT = re.compile(rb"aws_imagebuilder_|aws_kms_|aws_iam_|aws_ebs_|ibpolicy-lint")
 # The same, less IAM: a folder whose only relevant resources are IAM ones matters only where its account can be known.
-_RELEVANT_WITHOUT_IAM = re.compile(rb"aws_imagebuilder_|aws_kms_|aws_ebs_")
-# Provider settings that can name an account (see provider_settings), in HCL or JSON. Not assume_role_policy.
-_ACCOUNT_SETTING = re.compile(rb'\b(?:assume_role"?\s*[:{=\[]|allowed_account_ids\b)')
+_RELEVANT_WITHOUT_IAM = re.compile(rb"aws_imagebuilder_|aws_kms_|aws_ebs_|ibpolicy-lint")
+# Provider settings that can name an account (see provider_settings), in HCL or JSON; whole words, so that
+# a comment may stand before the block and assume_role_policy does not count.
+_ACCOUNT_SETTING = re.compile(rb"\b(?:assume_role|allowed_account_ids)\b")
 # A module block's source, in HCL (source = "...") or JSON ("source": "...").
 _SOURCE = re.compile(rb'\bsource"?\s*[=:]\s*"([^"]*)"')
 
@@ -1597,8 +1602,11 @@ def folders_that_matter(
             except OSError:
                 relevant.add(folder)  # let the loader report it
                 continue
-            if len(data) > limits.MAX_TERRAFORM_BYTES or _RELEVANT_WITHOUT_IAM.search(data):
-                relevant.add(folder)  # too large: let the loader report it
+            if len(data) > limits.MAX_TERRAFORM_BYTES:
+                relevant.add(folder)  # let the loader report it
+            data = _searchable(path, data)
+            if _RELEVANT_WITHOUT_IAM.search(data):
+                relevant.add(folder)
             elif _RELEVANT.search(data):
                 iam_only.add(folder)
             if _ACCOUNT_SETTING.search(data):
@@ -1618,6 +1626,18 @@ def folders_that_matter(
     needed = relevant | (iam_only & known)
     callers = {folder: {caller for caller, called in callees.items() if folder in called} for folder in callees}
     return _closure(needed, callers)
+
+
+def _searchable(path: Path, data: bytes) -> bytes:
+    """A Terraform file's bytes as the byte-level tests must see them: UTF-16 as UTF-8, and the escapes of a
+    ``.tf.json`` file decoded (``"aws\\u005fkms_key"`` is ``aws_kms_key`` to Terraform)."""
+    data = as_utf8(data)
+    if b"\\" in data and path.name.lower().endswith(".json"):
+        try:
+            data = json.dumps(json.loads(data), ensure_ascii=False).encode("utf-8", "surrogatepass")
+        except (ValueError, RecursionError):
+            pass  # the loader reports it
+    return data
 
 
 def _closure(start: set[Path], edges: dict[Path, set[Path]]) -> set[Path]:

@@ -352,3 +352,47 @@ def test_reference_names_in_both_syntaxes():
     interpolated = terraform.syntax.json_expression(Text(parts=("${aws.europe}",), span=span), "main.tf.json")
     literal = terraform.syntax.json_expression(Text(parts=("aws.europe",), span=span), "main.tf.json")
     assert {terraform._reference_name(e) for e in (hcl, interpolated, literal)} == {"aws.europe"}
+
+
+# --- file() reads anywhere in the scanned tree ----------------------------------------------------------
+
+KEY_READ_FROM_A_FILE = """
+    resource "aws_kms_key" "image" {
+      policy = file("../policies/key-policy.json")
+    }
+
+    resource "aws_imagebuilder_distribution_configuration" "to_workloads" {
+      name = "to-workloads"
+      distribution {
+        region = "us-east-1"
+        ami_distribution_configuration {
+          kms_key_id         = aws_kms_key.image.arn
+          target_account_ids = ["111122223333"]
+        }
+      }
+    }
+"""
+
+ADMIN_ONLY_KEY_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": "kms:*", "Resource": "*"}
+    ],
+}
+
+
+def test_file_reads_a_scanned_folder_the_pre_filter_skips_from_any_working_folder(tmp_path):
+    """The key policy lives in policies/, beside an IAM-only module the pre-filter does not parse; the scan
+    is started from outside the tree. The policy is still read, so IBP202 is an error, not an info."""
+    tree = tmp_path / "infra"
+    (tree / "pipeline").mkdir(parents=True)
+    (tree / "pipeline" / "main.tf").write_text(textwrap.dedent(KEY_READ_FROM_A_FILE))
+    (tree / "policies").mkdir()
+    (tree / "policies" / "key-policy.json").write_text(json.dumps(ADMIN_ONLY_KEY_POLICY))
+    (tree / "policies" / "main.tf").write_text('resource "aws_iam_policy" "reader" {\n  policy = "{}"\n}\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for options in ((), ("--no-prefilter",)):
+        report = json.loads(run_cli("--no-cache", "--format", "json", *options, str(tree), cwd=elsewhere).stdout)
+        key_policy = [(f["rule"], f["severity"]) for f in report["findings"] if f["rule"] == "IBP202"]
+        assert key_policy == [("IBP202", "error")], (options, report["findings"])
