@@ -322,22 +322,29 @@ def _outcomes_in(items: Iterable[Value | Assumption | None]) -> dict[str, list[s
 
 
 def completed(decisions: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
-    """Decisions sorted by subject, each seen with one outcome only given the one where it does not hold."""
+    """Decisions sorted by subject, each seen with one outcome only given the one where it does not hold.
+
+    Only a yes/no decision has such an outcome. A decision over named values (a mapping key such as
+    the Region) takes one of the values the sources name: any other makes the look-up fail, which is
+    no deployment to judge, not a world in which the value is missing.
+    """
     found: dict[str, tuple[str, ...]] = {}
     for subject in sorted(decisions):
         outcomes = tuple(decisions[subject])
+        if len(outcomes) == 1 and (other := opposite(outcomes[0])) is not None:
+            outcomes = (*outcomes, other)
         if outcomes:
-            found[subject] = (*outcomes, opposite(outcomes[0])) if len(outcomes) == 1 else outcomes
+            found[subject] = outcomes
     return found
 
 
-def opposite(outcome: str) -> str:
-    """The outcome where ``outcome`` does not hold: true/false, "not 0"/"0", else "other"."""
+def opposite(outcome: str) -> str | None:
+    """The outcome where ``outcome`` does not hold: true/false, "not 0"/"0"; None for a named value."""
     if outcome in ("true", "false"):
         return "false" if outcome == "true" else "true"
     if outcome.startswith("not "):
         return outcome.removeprefix("not ")
-    return "other"
+    return None
 
 
 def worlds(decisions: Mapping[str, tuple[str, ...]]) -> list[dict[str, str]]:
@@ -446,7 +453,8 @@ def select(value: Value | None, world: World) -> Value | None:
         for branch_outcome, branch in value.branches:
             if branch_outcome == outcome:
                 return select(branch, world)
-        return Absent(span=value.span)
+        # Not "no value": a branch the sources do not write is a value they do not give.
+        return Unknown(reason=f"{value.subject} takes a value this choice has no branch for", span=value.span)
     if isinstance(value, ListValue):
         items = tuple(item for item in (select(i, world) for i in value.items) if not isinstance(item, Absent))
         return ListValue(items=items, span=value.span, origin=value.origin)

@@ -12,11 +12,12 @@ from ibpolicy_lint.sharing import regions_differ
 from ibpolicy_lint.values import (
     AccountOf,
     Attribute,
+    Choice,
     RegionOf,
     Scalar,
     Text,
     Unknown,
-    decisions_in,
+    completed,
     from_python,
     holds,
     opposite,
@@ -87,8 +88,18 @@ def test_single_outcomes_are_completed():
     assert opposite("true") == "false"
     assert opposite("not 0") == "0"
     assert opposite("not empty") == "empty"
-    assert opposite("us-east-1") == "other"
-    assert decisions_in(frozenset({("count of aws_kms_key.k", "not 0")})) == {"count of aws_kms_key.k": ("not 0", "0")}
+    assert completed({"count of aws_kms_key.k": ["not 0"]}) == {"count of aws_kms_key.k": ("not 0", "0")}
+
+
+def test_a_decision_over_named_values_takes_only_those_it_names():
+    # Fn::FindInMap keyed by the Region with one row: any other Region fails the look-up; it is not
+    # a world in which the key is missing, and no message may say the Region "is other".
+    assert opposite("us-east-1") is None
+    assert completed({"AWS::Region": ["us-east-1"]}) == {"AWS::Region": ("us-east-1",)}
+    row = Choice(subject="AWS::Region", branches=(("us-east-1", text("arn:aws:kms:us-east-1:1:key/k", SPAN)),), span=SPAN)
+    verdict = judge(lambda world: Violated("x") if not isinstance(select(row, world), Text) else None)
+    assert verdict.every_world == [{"AWS::Region": "us-east-1"}]
+    assert not verdict.violated
 
 
 def test_a_count_the_sources_do_not_give_is_a_condition():

@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 from conftest import SPAN, choice
 from ibpolicy_lint.values import (
     Absent,
+    Choice,
     ListValue,
+    Unknown,
     as_bool,
     common_conditions,
     decisions_in,
@@ -27,6 +29,11 @@ def test_every_world_selects_one_branch_of_each_decision():
     assert len(every) == 4
     selected = sorted(tuple(item.literal for item in select(value, world).items) for world in every)
     assert selected == [("a1",), ("a1", "b1"), ("a2",), ("a2", "b1")]
+
+
+def test_a_branch_the_choice_does_not_write_is_unknown_not_absent():
+    row = Choice(subject="AWS::Region", branches=(("us-east-1", text("k", SPAN)),), span=SPAN)
+    assert isinstance(select(row, {"AWS::Region": "eu-west-1"}), Unknown)
 
 
 def test_members_carry_the_assumption_they_exist_under():
