@@ -586,14 +586,19 @@ class _Template:
             else:
                 pieces.append(self.reference(expression, span))
         pieces.append(template[position:])
-        # After the substitution: a dynamic reference may hold a variable ({{resolve:ssm:/${Env}/key}}).
-        return _dynamic_references(concatenate(pieces, span))
+        return _joined_text(pieces, span)
 
     def join(self, argument: Value, span: Span) -> Value:
         if not (isinstance(argument, ListValue) and len(argument.items) == 2):
             return Unknown(reason="malformed Fn::Join", span=span)
         delimiter = literal_text(argument.items[0])
-        items = self.resolve(argument.items[1])
+        written = argument.items[1]
+        if isinstance(written, ListValue):
+            # Literal items as written: dynamic references are read in the joined text, as Fn::Sub reads them.
+            kept = tuple(item if isinstance(item, Text) else self.resolve(item) for item in written.items)
+            items: Value = ListValue(items=kept, span=written.span)
+        else:
+            items = self.resolve(written)
         if delimiter is None:
             return Unknown(reason="Fn::Join with a computed delimiter", span=span)
 
@@ -605,7 +610,7 @@ class _Template:
                 if index:
                     pieces.append(delimiter)
                 pieces.append(item)
-            return concatenate(pieces, span)
+            return _joined_text(pieces, span)
 
         return through_choices([items], lambda resolved: joined(resolved[0]), span)
 
@@ -888,6 +893,12 @@ def _cannot_hold(symbol: Symbol, delimiter: str) -> bool:
 
 
 _REGION_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def _joined_text(pieces: list[Value | str], span: Span) -> Value:
+    """The text ``Fn::Sub`` and ``Fn::Join`` build, read for dynamic references once it is whole: a
+    reference may hold a variable (``{{resolve:ssm:/${Env}/key}}``) or be split across items."""
+    return _dynamic_references(concatenate(pieces, span))
 
 
 def _dynamic_references(value: Value) -> Value:

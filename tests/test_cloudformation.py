@@ -247,6 +247,17 @@ def test_dynamic_references_inside_sub_with_symbols_are_parts_not_given():
     assert all(isinstance(branch, Text) and isinstance(branch.parts[-1], Opaque) for _, branch in value.branches)
 
 
+def test_dynamic_references_built_by_join_are_read_as_sub_reads_them():
+    preamble = "Parameters:\n  Name: {Type: String, Default: /keys/ami}\n"
+    joined = recipe_key('!Join ["", ["{{resolve:ssm:", !Ref Name, "}}"]]', preamble)
+    subbed = recipe_key('!Sub "{{resolve:ssm:${Name}}}"', preamble)
+    for value in (joined, subbed):
+        assert isinstance(value, Unknown)
+        assert value.reason == "resolved at deploy time (dynamic reference {{resolve:ssm:/keys/ami}})"
+    value = recipe_key('!Join [":", ["arn:aws:kms", !Ref AWS::Region, "{{resolve:ssm:/org/account}}", "alias/x"]]')
+    assert isinstance(value, Text) and isinstance(value.parts[3], Opaque) and value.parts[-1] == ":alias/x"
+
+
 # --- conditions: Fn::If, resource conditions, AWS::NoValue, one decision through Fn::Not -----------------
 
 
