@@ -267,7 +267,10 @@ def _load_terraform(
         sources.problems.append(terraform.Problem(display_path(folders[0], cwd), "cannot be evaluated: nesting too deep"))
     for candidate, root in plans:
         if candidate.path.parent.resolve() not in loader.loaded_roots and isinstance(root, MapValue):
-            found, failure = limits.contained(lambda: terraform_plan.load_plan(root, candidate.display), "while it was read")
+            account = getattr(options.config.account_for(candidate.path.parent.resolve()), "id", None)  # the default provider's
+            found, failure = limits.contained(
+                lambda: terraform_plan.load_plan(root, candidate.display, account), "while it was read"
+            )
             if failure:
                 sources.problems.append(terraform.Problem(candidate.display, failure))
             resources.extend(found or [])

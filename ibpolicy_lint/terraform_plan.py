@@ -81,7 +81,11 @@ def load_plan(root: MapValue, display: str, configured_account: str | None = Non
             provider_key = _text(field_of(config, "provider_config_key")) or resource_type.split("_", 1)[0]
             deployment = providers.get(provider_key) or providers.setdefault(
                 provider_key,
-                Deployment(key=f"plan:{display}:{provider_key}", name=f"provider {provider_key} of the plan {display}"),
+                Deployment(
+                    key=f"plan:{display}:{provider_key}",
+                    name=f"provider {provider_key} of the plan {display}",
+                    account=_default_account(provider_key, configured_account),
+                ),
             )
             region = field_of(values, "region")  # a resource's own Region (AWS provider v6 plans give every resource one)
             if isinstance(region, Text) and region.literal:
@@ -99,12 +103,16 @@ def _providers(configuration: Value | None, display: str, configured_account: st
     providers = field_of(configuration, "provider_config")
     for key, provider in providers.entries.items() if isinstance(providers, MapValue) else ():
         account, region = provider_settings(_constants(field_of(provider, "expressions")))
-        if account is None and "." not in key and ":" not in key:  # the root's default provider
-            account = configured_account
+        account = account or _default_account(key, configured_account)
         found[key] = Deployment(
             key=f"plan:{display}:{key}", name=f"provider {key} of the plan {display}", account=account, region=region
         )
     return found
+
+
+def _default_account(provider_key: str, configured_account: str | None) -> str | None:
+    """The configured account, for the root's default provider (``aws``, not ``aws.europe`` nor a module's)."""
+    return configured_account if "." not in provider_key and ":" not in provider_key else None
 
 
 def _constants(expressions: Value | None) -> Value | None:
