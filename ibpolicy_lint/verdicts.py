@@ -7,7 +7,8 @@ names the condition), or only possibly there (an info finding).
 
 Which decisions matter is learnt, not listed: the check reads the sources through ``select`` and
 ``holds``, the world notes each decision they consult, and ``judge`` widens its worlds to those
-decisions until the check consults none it has not enumerated (at most MAX_WORLDS worlds).
+decisions until the check consults none it has not enumerated (at most MAX_WORLDS worlds). A
+decision beyond that limit is not enumerated: the verdict names it and is never certain.
 """
 
 from __future__ import annotations
@@ -41,10 +42,17 @@ class Verdict(Generic[T, U]):
     every_world: list[dict[str, str]]
     violated: list[tuple[dict[str, str], T]] = field(default_factory=list)
     undecided: list[tuple[dict[str, str], U]] = field(default_factory=list)
+    # Decisions the check consulted that the worlds do not enumerate (beyond MAX_WORLDS): in every world
+    # they counted as taken, so a violation there is not known to happen in every deployment.
+    unexamined: tuple[str, ...] = ()
 
     @property
     def certain(self) -> bool:
-        return len(self.violated) == len(self.every_world)
+        return not self.unexamined and len(self.violated) == len(self.every_world)
+
+    def part(self) -> Verdict:
+        """An empty verdict over the same worlds, to collect the worlds of one part of what this one found."""
+        return Verdict(every_world=self.every_world, unexamined=self.unexamined)
 
     def severity(self, base: Severity) -> Severity:
         return base if self.certain else base.lowered()
@@ -53,12 +61,22 @@ class Verdict(Generic[T, U]):
         """'' when certain, else ' (when condition UseManagedKey is true)'."""
         if self.certain or not self.violated:
             return ""
+        unexamined = self._unexamined()
         chosen = [world for world, _ in self.violated]
+        if len(chosen) == len(self.every_world):
+            return f" ({unexamined})"
         needed = common_conditions(chosen, self.every_world)
         if needed:
-            return f" (when {describe_world(needed)})"
-        subjects = sorted({subject for world in chosen for subject in world})
-        return f" (in some branches of {', '.join(subjects)})"
+            when = f"when {describe_world(needed)}"
+        else:
+            when = f"in some branches of {', '.join(sorted({subject for world in chosen for subject in world}))}"
+        return f" ({when}; {unexamined})" if unexamined else f" ({when})"
+
+    def _unexamined(self) -> str:
+        if not self.unexamined:
+            return ""
+        shown = ", ".join(self.unexamined[:3]) + (f" and {len(self.unexamined) - 3} more" if len(self.unexamined) > 3 else "")
+        return f"not every combination of conditions was examined; not followed: {shown}"
 
     def first(self) -> T:
         return self.violated[0][1]
@@ -83,7 +101,10 @@ def judge(decide: Callable[[World], Outcome]) -> Verdict:
             outcomes.append(outcome)
         if not widened:
             break
-    verdict: Verdict = Verdict(every_world=every)
+    enumerated = every[0].keys() if every else ()
+    verdict: Verdict = Verdict(
+        every_world=every, unexamined=tuple(s for s, seen in sorted(known.items()) if seen and s not in enumerated)
+    )
     for world, outcome in zip(every, outcomes, strict=True):
         if isinstance(outcome, Violated):
             verdict.violated.append((world, outcome.detail))

@@ -10,6 +10,7 @@ from ibpolicy_lint.iam import SLR_PATH, Answer, Caller, decide, read_policy
 from ibpolicy_lint.model import Volume
 from ibpolicy_lint.sharing import regions_differ
 from ibpolicy_lint.values import (
+    MAX_WORLDS,
     AccountOf,
     Attribute,
     Choice,
@@ -79,6 +80,23 @@ def test_worlds_that_take_the_same_consulted_outcomes_are_not_run_again():
     assert len(verdict.every_world) == 32
     assert len(verdict.violated) == 16
     assert len(calls) < len(verdict.every_world)
+
+
+def test_a_verdict_over_too_many_decisions_to_examine_is_never_certain():
+    details = [choice(f"condition C{n}", text("1", SPAN), text("0", SPAN)) for n in range(MAX_WORLDS.bit_length())]
+
+    def decide(world):
+        for value in details:
+            select(value, world)
+        return Violated("x") if holds(frozenset({("condition ZZZ", "true")}), world) else None
+
+    verdict = judge(decide)
+    assert len(verdict.every_world) <= MAX_WORLDS
+    assert len(verdict.violated) == len(verdict.every_world)  # ZZZ is beyond the limit: taken everywhere
+    assert not verdict.certain
+    assert verdict.severity(Severity.ERROR) is Severity.WARNING
+    assert "not every combination of conditions was examined; not followed: " in verdict.condition()
+    assert "condition ZZZ" in verdict.condition()
 
 
 # --- a decision seen with one outcome also gets the outcome where it does not hold -------------------------

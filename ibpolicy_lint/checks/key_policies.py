@@ -463,7 +463,7 @@ def deny_blocks_distribution(estate: Estate) -> Iterator[Finding]:
             for statement, caller, action in found:
                 blocked.setdefault((statement.span, caller.description), (statement, []))[1].append(action)
             for group, detail in blocked.items():
-                groups.setdefault(group, Verdict(every_world=verdict.every_world)).violated.append((world, detail))
+                groups.setdefault(group, verdict.part()).violated.append((world, detail))
         for (span, who), group in groups.items():
             if (key.key, span, who) in reported:
                 continue

@@ -103,7 +103,7 @@ def _targets(entries: list[Verdict], copies_only: bool = True) -> list[Target]:
             for recipient in view.others():
                 if recipient.account is None or (copies_only and not recipient.copies):
                     continue
-                account = by_account.setdefault(recipient.account, Verdict(every_world=entry.every_world))
+                account = by_account.setdefault(recipient.account, entry.part())
                 if not account.violated or account.violated[-1][0] is not world:
                     account.violated.append((world, (recipient, view)))
         for account, verdict in by_account.items():
