@@ -50,8 +50,11 @@ from .values import (
     Text,
     Unknown,
     Value,
+    common_conditions,
     concatenate,
+    decisions_in,
     field_of,
+    holds,
     join_parts,
     literal_text,
     members,
@@ -59,6 +62,7 @@ from .values import (
     relocated,
     text,
     through_choices,
+    worlds,
 )
 
 # The bytes that make a file worth parsing as a template, and that make a parse failure worth reporting.
@@ -172,7 +176,8 @@ def _stack_set_resources(
 
     Accounts the template does not give (organizational units, a parameter without default) are
     one deployment whose account is not known: what holds in every account is still checked, what
-    depends on the account is not decided.
+    depends on the account is not decided. An account or Region listed under a condition
+    (``Fn::If``) is deployed to under that condition.
     """
     from .documents import parse_yaml
 
@@ -188,58 +193,111 @@ def _stack_set_resources(
         return []
     shared = _parameter_list(field_of(p, "Parameters"), f"the Parameters of StackSet {logical_id}")
     resources: list[Resource] = []
-    for index, (_, group) in enumerate(members(field_of(p, "StackInstancesGroup"))):
+    for index, (group_condition, group) in enumerate(members(field_of(p, "StackInstancesGroup"))):
         overrides = {
             **shared,
             **_parameter_list(field_of(group, "ParameterOverrides"), f"the ParameterOverrides of {logical_id}"),
         }
-        accounts, others = _stack_set_accounts(field_of(group, "DeploymentTargets"))
-        regions = [literal_text(r) for _, r in members(field_of(group, "Regions"))] or [None]
-        targets: list[tuple[str | None, str]] = [(account, f"@{account}") for account in accounts]
-        if others:
-            targets.append((None, f"@?{index or ''}"))
-        for account, where in targets:
-            for region in regions:
-                key = f"stackset:{path}#{logical_id}{where}/{region or '?'}"
-                deployment = Deployment(
-                    key=key,
-                    name=f"StackSet {logical_id} in {f'account {account}' if account else others}"
-                    + (f" ({region})" if region else ""),
-                    account=account,
-                    region=region,
-                    partition=source.partition,
-                    account_label="AWS::AccountId",
-                )
-                resources.extend(load_template(inner, path, deployment, overrides, key, lines, condition))
+        regions: dict[str | None, list[Assumption]] = {}
+        for assumption, region in members(field_of(group, "Regions")):
+            regions.setdefault(literal_text(region), []).append(assumption)
+        for target in _stack_set_targets(field_of(group, "DeploymentTargets")):
+            account = target.account
+            where = f"@{account}" if account else f"@?{index or ''}"
+            for region, region_conditions in (regions or {None: [ALWAYS]}).items():
+                for number, (target_condition, region_condition) in enumerate(
+                    (a, b) for a in target.conditions for b in _any_of(region_conditions)
+                ):
+                    key = f"stackset:{path}#{logical_id}{where}/{region or '?'}" + (f"~{number}" if number else "")
+                    deployment = Deployment(
+                        key=key,
+                        name=f"StackSet {logical_id} in {target.description}" + (f" ({region})" if region else ""),
+                        account=account,
+                        region=region,
+                        partition=source.partition,
+                        account_label="AWS::AccountId",
+                    )
+                    deployed = condition | group_condition | target_condition | region_condition
+                    if not _consistent(deployed):
+                        continue  # listed under one branch, its Region under the other: never deployed
+                    resources.extend(load_template(inner, path, deployment, overrides, key, lines, deployed))
     return resources
 
 
-def _stack_set_accounts(targets: Value | None) -> tuple[list[str], str]:
-    """The literal accounts a StackSet instance group deploys to, and what else it deploys to ('' for nothing else).
+@dataclass(frozen=True)
+class _StackSetTarget:
+    """Where a StackSet instance group deploys: one literal account, or (``account`` None) accounts
+    the sources do not give; deployed to when any of ``conditions`` holds."""
 
-    ``AccountFilterType`` decides how ``Accounts`` and ``OrganizationalUnitIds`` combine: only the
-    accounts (INTERSECTION), both (UNION), or the units' accounts (DIFFERENCE excludes the listed
-    ones, NONE ignores them).
+    account: str | None
+    description: str
+    conditions: list[Assumption]
+
+
+def _stack_set_targets(targets: Value | None) -> list[_StackSetTarget]:
+    """The accounts a StackSet instance group deploys to, each with the conditions it is listed under.
+
+    ``AccountFilterType`` decides how ``Accounts`` and ``OrganizationalUnitIds`` combine: UNION deploys
+    to both; INTERSECTION to the listed accounts that are in the units, which the sources do not tell,
+    so those accounts are not given; DIFFERENCE to the units' accounts but the listed ones; NONE to the
+    units' accounts. Without a filter the listed accounts are not counted either: the API would take
+    UNION, but creating a StackSet with both needs a filter, so the sources do not say.
     """
-    accounts: list[str] = []
-    computed = field_of(targets, "AccountsUrl") is not None
-    for _, item in members(field_of(targets, "Accounts")):
+    listed: dict[str, list[Assumption]] = {}
+    computed: list[Assumption] = [ALWAYS] if field_of(targets, "AccountsUrl") is not None else []
+    for assumption, item in members(field_of(targets, "Accounts")):
         account = (literal_text(item) or "").strip()
         if re.fullmatch(r"\d{12}", account):
-            accounts.append(account)
+            listed.setdefault(account, []).append(assumption)
         else:
-            computed = True
-    others = "accounts the template does not give" if computed else ""
-    units = [literal_text(unit) or "?" for _, unit in members(field_of(targets, "OrganizationalUnitIds"))]
+            computed.append(assumption)
+    units: dict[str, list[Assumption]] = {}
+    for assumption, unit in members(field_of(targets, "OrganizationalUnitIds")):
+        units.setdefault(literal_text(unit) or "?", []).append(assumption)
+    found = [_StackSetTarget(account, f"account {account}", _any_of(conditions)) for account, conditions in listed.items()]
+    given = "accounts the template does not give"
     if not units:
-        return accounts, others
-    in_units = "the accounts of organizational unit " + ", ".join(units)
+        return found + ([_StackSetTarget(None, given, _any_of(computed))] if computed else [])
+    in_units = f"organizational unit {', '.join(units)}"
+    in_any_unit = [assumption for conditions in units.values() for assumption in conditions]
+    unit_conditions = _any_of(in_any_unit)
     filter_type = literal_text(field_of(targets, "AccountFilterType"))
-    if filter_type == "INTERSECTION":
-        return accounts, others
     if filter_type == "UNION":
-        return accounts, in_units
-    return [], in_units
+        also = f" and {given}" if computed else ""
+        return found + [_StackSetTarget(None, f"the accounts of {in_units}{also}", _any_of(in_any_unit + computed))]
+    if filter_type == "INTERSECTION":
+        named = [f"account{'s' if len(listed) > 1 else ''} {', '.join(listed)}"] if listed else []
+        named += [given] if computed else []
+        # Only where a listed account and a unit are both present.
+        either = _any_of([*[a for conditions in listed.values() for a in conditions], *computed])
+        conditions = _any_of([a | b for a in either for b in unit_conditions])
+        return [_StackSetTarget(None, f"{' and '.join(named)} if in {in_units}", conditions)] if named else []
+    but = f" but {', '.join(listed)}" if filter_type == "DIFFERENCE" and listed else ""
+    return [_StackSetTarget(None, f"the accounts of {in_units}{but}", unit_conditions)]
+
+
+def _any_of(assumptions: list[Assumption]) -> list[Assumption]:
+    """Assumptions of which any one is enough, as few as tell the same worlds: [ALWAYS] when they
+    cover every outcome of the decisions they name, one conjunction when one does, else each."""
+    distinct = [assumption for assumption in dict.fromkeys(assumptions) if _consistent(assumption)]
+    if len(distinct) < 2 or ALWAYS in distinct:
+        return [ALWAYS] if ALWAYS in distinct else distinct
+    decisions = decisions_in(*distinct)
+    every = worlds(decisions)
+    if len(every[0]) < len(decisions):
+        return distinct  # too many decisions to enumerate
+    chosen = [world for world in every if any(holds(assumption, world) for assumption in distinct)]
+    if len(chosen) == len(every):
+        return [ALWAYS]
+    shared = common_conditions(chosen, every)
+    if [world for world in every if holds(frozenset(shared.items()), world)] == chosen:
+        return [frozenset(shared.items())]
+    return distinct
+
+
+def _consistent(assumption: Assumption) -> bool:
+    """Whether some world takes every outcome of the assumption (no decision with two outcomes)."""
+    return len({subject for subject, _ in assumption}) == len(assumption)
 
 
 def _parameter_list(value: Value | None, where: str) -> dict[str, ParameterValue]:

@@ -369,6 +369,9 @@ STACK_SET = """
 Parameters:
   Outer:
     Type: String
+Conditions:
+  C: !Equals [!Ref Outer, prod]
+  D: !Equals [!Ref Outer, test]
 Resources:
   Pipelines:
     Type: AWS::CloudFormation::StackSet
@@ -379,7 +382,7 @@ Resources:
       StackInstancesGroup:
         - DeploymentTargets:
 {targets}
-          Regions: [us-east-1, eu-west-1]
+          Regions: {regions}
       TemplateBody: |
 """
 # The StackSet's own template: a parameter with a default of its own, used by its distribution.
@@ -388,10 +391,21 @@ STACK_SET_TEMPLATE = "Parameters:\n  KeyArn:\n    Type: String\n    Default: ali
 )
 
 
-def stack_set(targets: str, value: str = "arn:aws:kms:us-east-1:111122223333:alias/aws/ebs"):
+def stack_set(
+    targets: str,
+    value: str = "arn:aws:kms:us-east-1:111122223333:alias/aws/ebs",
+    regions: str = "[us-east-1, eu-west-1]",
+):
+    """The distribution configurations a StackSet with these deployment targets deploys (condition C is
+    undecided: parameter Outer has no default; D is another decision on the same parameter)."""
     indented = textwrap.indent(textwrap.dedent(targets).strip(), " " * 12)
-    body = STACK_SET.format(targets=indented, value=value) + textwrap.indent(STACK_SET_TEMPLATE, " " * 8)
+    body = STACK_SET.format(targets=indented, value=value, regions=regions) + textwrap.indent(STACK_SET_TEMPLATE, " " * 8)
     return [r for r in load(body) if isinstance(r, DistributionConfiguration)]
+
+
+def deployed(targets: str, regions: str = "[us-east-1]") -> dict:
+    """Account (or "?") and Region of each deployment of the StackSet, with the condition it exists under."""
+    return {(d.deployment.account or "?", d.deployment.region): sorted(d.condition) for d in stack_set(targets, regions=regions)}
 
 
 def test_stack_set_aimed_at_organizational_units_is_read_once_per_region_with_no_account():
@@ -409,11 +423,73 @@ def test_stack_set_accounts_the_template_does_not_give_are_one_unknown_account()
 
 def test_account_filter_types():
     both = "OrganizationalUnitIds: [ou-abcd-12345678]\nAccounts: ['111122223333']\nAccountFilterType: {}"
-    accounts = {
-        kind: sorted({d.deployment.account or "?" for d in stack_set(both.format(kind))})
-        for kind in ("INTERSECTION", "UNION", "DIFFERENCE", "NONE")
+    loaded = {kind: stack_set(both.format(kind)) for kind in ("INTERSECTION", "UNION", "DIFFERENCE", "NONE", "")}
+    accounts = {kind: sorted({d.deployment.account or "?" for d in found}) for kind, found in loaded.items()}
+    # INTERSECTION reaches a listed account only when it is in the units, which the sources do not say:
+    # no account is certainly deployed to (so none counts as scanned).
+    assert accounts == {
+        "INTERSECTION": ["?"],
+        "UNION": ["111122223333", "?"],
+        "DIFFERENCE": ["?"],
+        "NONE": ["?"],
+        "": ["?"],
     }
-    assert accounts == {"INTERSECTION": ["111122223333"], "UNION": ["111122223333", "?"], "DIFFERENCE": ["?"], "NONE": ["?"]}
+    names = {kind: found[0].deployment.name for kind, found in loaded.items()}
+    assert names["INTERSECTION"] == (
+        "StackSet Pipelines in account 111122223333 if in organizational unit ou-abcd-12345678 (us-east-1)"
+    )
+    assert names["DIFFERENCE"] == (
+        "StackSet Pipelines in the accounts of organizational unit ou-abcd-12345678 but 111122223333 (us-east-1)"
+    )
+    assert names["NONE"] == "StackSet Pipelines in the accounts of organizational unit ou-abcd-12345678 (us-east-1)"
+
+
+def test_stack_set_accounts_keep_the_conditions_they_are_listed_under():
+    assert deployed("Accounts: !If [C, ['111122223333'], ['555566667777']]") == {
+        ("111122223333", "us-east-1"): [("condition C", "true")],
+        ("555566667777", "us-east-1"): [("condition C", "false")],
+    }
+    # An account in every branch is always deployed to; a unit in one branch only under it.
+    targets = """\
+    Accounts: !If [C, ['111122223333', '555566667777'], ['111122223333']]
+    OrganizationalUnitIds: !If [C, !Ref AWS::NoValue, [ou-abcd-12345678]]
+    AccountFilterType: UNION"""
+    assert deployed(targets) == {
+        ("111122223333", "us-east-1"): [],
+        ("555566667777", "us-east-1"): [("condition C", "true")],
+        ("?", "us-east-1"): [("condition C", "false")],
+    }
+    # Listed under two decisions: one deployment per condition, never one that drops them.
+    found = stack_set("Accounts: !If [C, ['111122223333'], !If [D, ['111122223333'], []]]", regions="[us-east-1]")
+    assert sorted((d.deployment.key, sorted(d.condition)) for d in found) == [
+        ("stackset:t.yaml#Pipelines@111122223333/us-east-1", [("condition C", "true")]),
+        ("stackset:t.yaml#Pipelines@111122223333/us-east-1~1", [("condition C", "false"), ("condition D", "true")]),
+    ]
+
+
+def test_stack_set_regions_and_instance_groups_keep_their_conditions():
+    assert deployed("Accounts: ['111122223333']", regions="!If [C, [us-east-1], [eu-west-1]]") == {
+        ("111122223333", "us-east-1"): [("condition C", "true")],
+        ("111122223333", "eu-west-1"): [("condition C", "false")],
+    }
+    # The account only when C is true, its Region only when C is false: never deployed to.
+    assert deployed("Accounts: !If [C, ['111122223333'], !Ref AWS::NoValue]", regions="!If [C, [], [us-east-1]]") == {}
+    body = """
+    Parameters:
+      Outer: {Type: String}
+    Conditions:
+      C: !Equals [!Ref Outer, prod]
+    Resources:
+      Pipelines:
+        Type: AWS::CloudFormation::StackSet
+        Properties:
+          StackInstancesGroup:
+            - !If [C, {DeploymentTargets: {Accounts: ['111122223333']}, Regions: [us-east-1]}, !Ref AWS::NoValue]
+          TemplateBody: |
+    """
+    body = textwrap.dedent(body) + textwrap.indent(STACK_SET_TEMPLATE, " " * 8)
+    (found,) = [r for r in load(body) if isinstance(r, DistributionConfiguration)]
+    assert found.deployment.account == "111122223333" and found.condition == {("condition C", "true")}
 
 
 def test_stack_set_parameter_the_template_does_not_give_is_unknown_not_the_inner_default():
