@@ -380,9 +380,7 @@ Resources:
         - ParameterKey: KeyArn
           ParameterValue: {value}
       StackInstancesGroup:
-        - DeploymentTargets:
-{targets}
-          Regions: {regions}
+{groups}
       TemplateBody: |
 """
 # The StackSet's own template: a parameter with a default of its own, used by its distribution.
@@ -395,11 +393,14 @@ def stack_set(
     targets: str,
     value: str = "arn:aws:kms:us-east-1:111122223333:alias/aws/ebs",
     regions: str = "[us-east-1, eu-west-1]",
+    groups: str = "",
 ):
     """The distribution configurations a StackSet with these deployment targets deploys (condition C is
-    undecided: parameter Outer has no default; D is another decision on the same parameter)."""
+    undecided: parameter Outer has no default; D is another decision on the same parameter); ``groups``
+    replaces its one instance group."""
     indented = textwrap.indent(textwrap.dedent(targets).strip(), " " * 12)
-    body = STACK_SET.format(targets=indented, value=value, regions=regions) + textwrap.indent(STACK_SET_TEMPLATE, " " * 8)
+    groups = groups or f"        - DeploymentTargets:\n{indented}\n          Regions: {regions}"
+    body = STACK_SET.format(groups=groups, value=value) + textwrap.indent(STACK_SET_TEMPLATE, " " * 8)
     return [r for r in load(body) if isinstance(r, DistributionConfiguration)]
 
 
@@ -474,21 +475,8 @@ def test_stack_set_regions_and_instance_groups_keep_their_conditions():
     }
     # The account only when C is true, its Region only when C is false: never deployed to.
     assert deployed("Accounts: !If [C, ['111122223333'], !Ref AWS::NoValue]", regions="!If [C, [], [us-east-1]]") == {}
-    body = """
-    Parameters:
-      Outer: {Type: String}
-    Conditions:
-      C: !Equals [!Ref Outer, prod]
-    Resources:
-      Pipelines:
-        Type: AWS::CloudFormation::StackSet
-        Properties:
-          StackInstancesGroup:
-            - !If [C, {DeploymentTargets: {Accounts: ['111122223333']}, Regions: [us-east-1]}, !Ref AWS::NoValue]
-          TemplateBody: |
-    """
-    body = textwrap.dedent(body) + textwrap.indent(STACK_SET_TEMPLATE, " " * 8)
-    (found,) = [r for r in load(body) if isinstance(r, DistributionConfiguration)]
+    group = "        - !If [C, {DeploymentTargets: {Accounts: ['111122223333']}, Regions: [us-east-1]}, !Ref AWS::NoValue]"
+    (found,) = stack_set("", groups=group)
     assert found.deployment.account == "111122223333" and found.condition == {("condition C", "true")}
 
 
