@@ -203,7 +203,8 @@ def _stack_set_resources(
             regions.setdefault(literal_text(region), []).append(assumption)
         for target in _stack_set_targets(field_of(group, "DeploymentTargets")):
             account = target.account
-            where = f"@{account}" if account else f"@?{index or ''}"
+            # Per group too: two groups may list one account under different conditions.
+            where = (f"@{account}" + (f"+{index}" if index else "")) if account else f"@?{index or ''}"
             for region, region_conditions in (regions or {None: [ALWAYS]}).items():
                 for number, (target_condition, region_condition) in enumerate(
                     (a, b) for a in target.conditions for b in _any_of(region_conditions)

@@ -8,6 +8,7 @@ import textwrap
 
 from ibpolicy_lint.cloudformation import ParameterValue, is_template, load_template
 from ibpolicy_lint.documents import parse_yaml
+from ibpolicy_lint.estate import Estate
 from ibpolicy_lint.iam import read_policy
 from ibpolicy_lint.model import Deployment, DistributionConfiguration, ImageRecipe, KmsKey
 from ibpolicy_lint.values import (
@@ -478,6 +479,10 @@ def test_stack_set_regions_and_instance_groups_keep_their_conditions():
     group = "        - !If [C, {DeploymentTargets: {Accounts: ['111122223333']}, Regions: [us-east-1]}, !Ref AWS::NoValue]"
     (found,) = stack_set("", groups=group)
     assert found.deployment.account == "111122223333" and found.condition == {("condition C", "true")}
+    # The same account in one group or the other: both kept, each under its condition.
+    either = "[us-east-1]}, {DeploymentTargets: {Accounts: ['111122223333']}, Regions: [us-east-1]}]"
+    found = Estate(stack_set("", groups=group.replace("[us-east-1]}, !Ref AWS::NoValue]", either))).resources.values()
+    assert sorted(sorted(d.condition) for d in found) == [[("condition C", "false")], [("condition C", "true")]]
 
 
 def test_stack_set_parameter_the_template_does_not_give_is_unknown_not_the_inner_default():
