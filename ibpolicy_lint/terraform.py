@@ -233,6 +233,9 @@ class Instance:
     # It stands for instances the sources do not number (a count or for_each they do not give): any index may name it.
     wildcard: bool = False
     identity: str = ""  # the suffix, numbered when several instances share it: the model's resource keys
+    # Why it stands for any number of instances (a count or collection not given, or past _MAX_INSTANCES);
+    # "" when it is one instance. A splat over it has no known length.
+    countless: str = ""
 
 
 def _distinct(instances: list[Instance]) -> list[Instance]:
@@ -546,24 +549,27 @@ class ModuleInstance:
         indexed = largest > 1
         found: list[Instance] = []
 
-        def add(suffix: str, index: Value, fewest: int, label: str, wildcard: bool = False) -> None:
+        def add(suffix: str, index: Value, fewest: int, label: str, countless: str = "") -> None:
             """Instances present where the count is above ``fewest``: always, or under each such branch."""
             present = [assumption for assumption, number, _ in alternatives if number is not None and number > fewest]
             conditions = [ALWAYS] if len(present) == len(alternatives) else present
-            found.extend(Instance(suffix, _count_binding(index), c, label, wildcard) for c in conditions)
+            found.extend(
+                Instance(suffix, _count_binding(index), c, label, bool(countless), countless=countless) for c in conditions
+            )
 
         for index in range(min(largest, _MAX_INSTANCES)):
             add(f"[{index}]" if indexed else "", Scalar(value=index, span=value.span), index, f"{address}[{index}]")
         if largest > _MAX_INSTANCES:
             more = largest - _MAX_INSTANCES
             reason = f"count.index of {address}: {more} more instances are not evaluated (only the first {_MAX_INSTANCES})"
-            add("[?]", Unknown(reason=reason, span=value.span), _MAX_INSTANCES, f"{address}[{_MAX_INSTANCES}…]", True)
+            add("[?]", Unknown(reason=reason, span=value.span), _MAX_INSTANCES, f"{address}[{_MAX_INSTANCES}…]", reason)
         for assumption, number, leaf in alternatives:
             if number is None:
                 why = getattr(leaf, "reason", "it is not a number")
                 index = Unknown(reason=f"count.index of {address}, whose count is not known: {why}", span=value.span)
                 condition = assumption | {(f"count of {address}", "not 0")}
-                found.append(Instance("", _count_binding(index), condition, f"{address}[…]", wildcard=True))
+                label = f"{address}[…]"
+                found.append(Instance("", _count_binding(index), condition, label, wildcard=True, countless=index.reason))
         return found
 
     def _each(self, value: Value, address: str) -> list[Instance]:
@@ -572,11 +578,13 @@ class ModuleInstance:
         for assumption, key, item in _iterations(value, subject, subject, list_keys="item"):
             key_text = literal_text(key)
             each = MapValue(entries={"key": key, "value": item}, span=item.span)
+            countless = key.reason if isinstance(key, Unknown) else ""  # a key not given may stand for several
             if isinstance(key, Unknown) and (subject, "not empty") in assumption:
-                found.append(Instance("", {"each": each}, assumption, f"{address}[…]", wildcard=True))
+                found.append(Instance("", {"each": each}, assumption, f"{address}[…]", wildcard=True, countless=countless))
             else:
                 suffix = _quoted(key_text) if key_text is not None else "[?]"
-                found.append(Instance(suffix, {"each": each}, assumption, f"{address}{suffix}", key_text is None))
+                label = f"{address}{suffix}"
+                found.append(Instance(suffix, {"each": each}, assumption, label, key_text is None, countless=countless))
         return found
 
     # -- modules
@@ -883,8 +891,16 @@ class Evaluator:
                 items = [
                     _guarded(self.instance_value("resource", source.root, name, instance, steps, expression), instance.condition)
                     for instance in instances
+                    if not instance.countless
                 ]
-                return ListValue(items=tuple(items), span=expression.span)
+                listed: Value = ListValue(items=tuple(items), span=expression.span)
+                # Where an instance stands for instances the sources do not number, the list's length is not known.
+                unnumbered = [
+                    (instance.condition, Unknown(reason=f"{expression.text}: {instance.countless}", span=expression.span))
+                    for instance in instances
+                    if instance.countless
+                ]
+                return _choice_among([*unnumbered, (ALWAYS, listed)], expression.span) if unnumbered else listed
         value = self.eval(source)
         if isinstance(value, Unknown):
             return value
