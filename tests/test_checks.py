@@ -14,6 +14,7 @@ from ibpolicy_lint.values import (
     AccountOf,
     Attribute,
     Choice,
+    Opaque,
     RegionOf,
     Scalar,
     Text,
@@ -186,8 +187,22 @@ def test_whether_a_volume_is_encrypted():
 
 def test_grants_to_the_service_linked_role_are_matched_on_literal_text():
     source = AccountOf("tf:main", "data.aws_caller_identity.current.account_id")
-    assert _names_slr(Text(parts=("arn:aws:iam::", source, ":" + SLR_PATH), span=SPAN)) is True
-    assert _names_slr(text("arn:aws:iam::111122223333:role/Deployer", SPAN)) is False
-    assert _names_slr(Unknown(reason="variable grantee has no default", span=SPAN)) is None
+    slr = Caller(source, "the Image Builder service-linked role", role=SLR_PATH)
+    assert _names_slr(Text(parts=("arn:aws:iam::", source, ":" + SLR_PATH), span=SPAN), slr) is True
+    assert _names_slr(text("arn:aws:iam::111122223333:role/Deployer", SPAN), slr) is False
+    assert _names_slr(Unknown(reason="variable grantee has no default", span=SPAN), slr) is None
     reference = Attribute("tf:main:aws_iam_service_linked_role.x", "arn", "aws_iam_service_linked_role.x.arn")
-    assert _names_slr(Text(parts=(reference,), span=SPAN)) is None
+    assert _names_slr(Text(parts=(reference,), span=SPAN), slr) is None
+
+
+def test_a_grant_to_another_accounts_service_linked_role_is_not_a_grant_to_the_source_one():
+    slr = Caller("123456789012", "the Image Builder service-linked role", role=SLR_PATH)
+    assert _names_slr(text(f"arn:aws:iam::123456789012:{SLR_PATH}", SPAN), slr) is True
+    assert _names_slr(text(f"arn:aws:iam::999999999999:{SLR_PATH}", SPAN), slr) is False
+    # An account the sources do not give may be the source account: cannot tell.
+    opaque = Text(parts=("arn:aws:iam::", Opaque("var.account has no default"), ":" + SLR_PATH), span=SPAN)
+    assert _names_slr(opaque, slr) is None
+    # The source account's ID not given: another literal account may be it, unless it is a target account.
+    unknown_source = Caller(AccountOf("stack:t"), "the role", role=SLR_PATH, other_than=frozenset({"999999999999"}))
+    assert _names_slr(text(f"arn:aws:iam::111122223333:{SLR_PATH}", SPAN), unknown_source) is None
+    assert _names_slr(text(f"arn:aws:iam::999999999999:{SLR_PATH}", SPAN), unknown_source) is False

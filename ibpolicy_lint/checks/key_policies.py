@@ -8,6 +8,7 @@ account; explicit Denies are IBP206's alone, so IBP201/IBP202 report only what n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -35,7 +36,7 @@ from ..iam import (
 from ..kms import KeyIdentity, identify_key
 from ..model import DistributionConfiguration, DistributionEntry, ImageRecipe, KmsGrant, KmsKey
 from ..sharing import EntryView, Recipient, view_entry, views_of
-from ..values import Assumption, Text, Unknown, Value, World, holds, literal_text, members, select
+from ..values import AccountOf, Assumption, Text, Unknown, Value, World, holds, literal_text, members, select
 from ..verdicts import Undecided, Verdict, Violated, judge
 from . import emits
 
@@ -190,13 +191,13 @@ class SlrGrants:
     unsure: str = ""  # why a grant may give more than ``operations``
 
 
-def _granted_to_slr(grants: list[KmsGrant], world: World) -> SlrGrants:
+def _granted_to_slr(grants: list[KmsGrant], slr: Caller, world: World) -> SlrGrants:
     """Operations that grants give the service-linked role, matched on the literal grantee ARN."""
     granted: set[str] = set()
     unsure = ""
     for grant in grants:
         grantee = select(grant.grantee, world)
-        to_slr = _names_slr(grantee)
+        to_slr = _names_slr(grantee, slr)
         if to_slr is False:
             continue
         for _, operation in members(select(grant.operations, world)):
@@ -210,15 +211,26 @@ def _granted_to_slr(grants: list[KmsGrant], world: World) -> SlrGrants:
     return SlrGrants(frozenset(granted), unsure)
 
 
-def _names_slr(grantee: Value | None) -> bool | None:
-    """Whether a grantee is the service-linked role: its literal ARN ends with the role's path; None: computed."""
+_SLR_ARN = re.compile(rf"^arn:[^:]*:iam::(?P<account>[^:]*):{re.escape(SLR_PATH)}$")
+
+
+def _names_slr(grantee: Value | None, slr: Caller) -> bool | None:
+    """Whether a grantee is ``slr``: the role's ARN in its account; None: the sources do not say (computed)."""
     if not isinstance(grantee, Text):
         return None
-    shape = grantee.shape()[0]
-    if shape.endswith(":" + SLR_PATH):
-        return True
-    resource = shape.rsplit(":", 1)[-1]
-    return None if "\x00" in resource else False
+    shape, symbols = grantee.shape()
+    match = _SLR_ARN.match(shape)
+    if match is None:
+        resource = shape.rsplit(":", 1)[-1]
+        return None if "\x00" in resource else False
+    # Another account's service-linked role is not this one; an account the sources do not give may be.
+    segment = match.group("account")
+    placeholder = re.fullmatch("\x00(\\d+)\x00", segment)
+    account = symbols[int(placeholder.group(1))] if placeholder else segment
+    if not isinstance(account, AccountOf) and (placeholder or "\x00" in segment):
+        return None
+    same = slr.same_account(account)
+    return None if same is Tri.MAYBE else same is Tri.YES
 
 
 def _grantee_shown(grantee: Value | None) -> str:
@@ -243,7 +255,7 @@ def service_linked_role_shut_out(estate: Estate) -> Iterator[Finding]:
                 return None
             source = uses[0].source
             caller = _service_linked_role(source, uses)
-            grants = _granted_to_slr(_grants_for(key, estate, world), world)
+            grants = _granted_to_slr(_grants_for(key, estate, world), caller, world)
             decisions = {action: decide(policy, caller, action) for action in SLR_ACTIONS if action not in grants.operations}
             missing = [a for a, d in decisions.items() if d.answer is Answer.NOT_ALLOWED]
             unsure = [a for a, d in decisions.items() if d.answer is Answer.CANNOT_TELL]
