@@ -15,6 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,7 @@ from .values import (
     Value,
     as_bool,
     concatenate,
+    decisions_in,
     field_of,
     is_absent,
     literal_text,
@@ -73,6 +75,7 @@ from .values import (
     text,
     through_choices,
     with_origin,
+    worlds,
 )
 
 _MAX_INSTANCES = 64
@@ -232,25 +235,43 @@ class Instance:
     label: str = ""  # how a decision that reads the bindings names this instance: 'aws_kms_key.k["a"]'
     # It stands for instances the sources do not number (a count or for_each they do not give): any index may name it.
     wildcard: bool = False
-    identity: str = ""  # the suffix, numbered when several instances share it: the model's resource keys
+    # The suffix the model's resource keys use: numbered apart when instances that may exist together share it.
+    identity: str = ""
     # Why it stands for any number of instances (a count or collection not given, or past _MAX_INSTANCES);
     # "" when it is one instance. A splat over it has no known length.
     countless: str = ""
 
 
 def _distinct(instances: list[Instance]) -> list[Instance]:
-    """The instances, each with an identity of its own (a count that is 1 in one branch and not known in
-    another gives two instances without an index)."""
-    sharing = Counter(instance.suffix for instance in instances)
+    """The instances with the identities the model knows them by.
+
+    Instances that share an address in different branches (a count that is 1 in one branch and not
+    known in another, a for_each key in both branches of a conditional) are one resource, whose values
+    depend on the branch (``_merged``): one finding per cause. Instances that may exist together (keys
+    the sources do not give) are numbered apart. Either way each keeps a label of its own, so that a
+    decision reading its count or each is its own.
+    """
+    groups: dict[str, list[Instance]] = {}
+    for instance in instances:
+        groups.setdefault(instance.suffix, []).append(instance)
     numbered: Counter = Counter()
     found = []
     for instance in instances:
-        number = ""
-        if sharing[instance.suffix] > 1:
-            numbered[instance.suffix] += 1
-            number = f"#{numbered[instance.suffix]}"
-        found.append(replace(instance, identity=instance.suffix + number, label=instance.label + number))
+        group = groups[instance.suffix]
+        if len(group) == 1:
+            found.append(replace(instance, identity=instance.suffix))
+            continue
+        numbered[instance.suffix] += 1
+        number = f"#{numbered[instance.suffix]}"
+        apart = any(not _exclusive(a.condition, b.condition) for a, b in combinations(group, 2))
+        found.append(replace(instance, identity=instance.suffix + (number if apart else ""), label=instance.label + number))
     return found
+
+
+def _exclusive(first: Assumption, second: Assumption) -> bool:
+    """Whether no world satisfies both assumptions: they take different outcomes of some decision."""
+    outcomes = dict(first)
+    return any(subject in outcomes and outcomes[subject] != outcome for subject, outcome in second)
 
 
 def _matching(instances: list[Instance], suffix: str) -> list[Instance]:
@@ -1534,7 +1555,7 @@ class TerraformLoader:
     # -- resources
 
     def _resources_of(self, root: Root) -> list[Resource]:
-        found: list[Resource] = []
+        by_key: dict[str, list[tuple[Callable[[dict, Value], Resource], dict, Value]]] = {}
         policies: list[tuple[Value | None, Value | None]] = []
         for module in list(root.instances):
             for (mode, resource_type, name), block in module.source.resources.items():
@@ -1558,7 +1579,8 @@ class TerraformLoader:
                         deployment=module.deployment_of(block.body, resource_type, scope, key.split("::", 1)[1]),
                         condition=module.condition | instance.condition,
                     )
-                    found.append(build(header, properties))
+                    by_key.setdefault(key, []).append((build, header, properties))
+        found = [resource for group in by_key.values() for resource in self._one_per_address(group)]
         keys = {resource.key: resource for resource in found}
         for key_reference, policy in policies:
             symbol = key_reference.symbol if isinstance(key_reference, Text) else None
@@ -1566,6 +1588,82 @@ class TerraformLoader:
             if isinstance(target, KmsKey) and policy is not None:
                 target.policy = policy
         return found
+
+    def _one_per_address(self, group: list[tuple[Callable[[dict, Value], Resource], dict, Value]]) -> list[Resource]:
+        """The resource at one address: instances there in different branches (see ``_distinct``) are one
+        resource whose values are those of the branch's instance, absent where none exists."""
+        build, header, properties = group[0]
+        if len(group) == 1:
+            return [build(header, properties)]
+        deployment = self._shared_deployment([h["deployment"] for _, h, _ in group], header["key"].split("::", 1)[1])
+        if deployment is None or (header["type"] in _KEPT_APART):
+            return [build({**h, "key": f"{h['key']}#{n}"}, p) for n, (build, h, p) in enumerate(group, 1)]
+        conditions = [h["condition"] for _, h, _ in group]
+        candidates = [(condition, p) for condition, (_, _, p) in zip(conditions, group, strict=True)]
+        merged = _merged(candidates, _always_one(conditions))
+        return [build({**header, "deployment": deployment, "condition": frozenset.intersection(*conditions)}, merged)]
+
+    def _shared_deployment(self, deployments: list[Deployment], address: str) -> Deployment | None:
+        """Where instances at one address are: the same deployment, or the same provider in a Region that
+        differs between branches (then a Region the sources do not give); None for different providers."""
+        if all(deployment is deployments[0] for deployment in deployments):
+            return deployments[0]
+        providers = [deployment.provider if isinstance(deployment, _InRegion) else deployment for deployment in deployments]
+        if all(provider is providers[0] for provider in providers) and providers[0] is not None:
+            return self.in_region(providers[0], None, address)
+        return None
+
+
+# Settings whose absent values mean Terraform's defaults (encryption by default on): an instance that does not
+# exist in a branch must not count there, so instances at one address stay apart.
+_KEPT_APART = frozenset({"aws_ebs_encryption_by_default", "aws_ebs_default_kms_key"})
+
+
+def _merged(candidates: list[tuple[Assumption, Value]], always_one: bool) -> Value:
+    """One value for the instances at one address, each value under its instance's condition. Blocks and
+    lists that every instance has are merged key by key and item by item, so that a block written once is
+    one volume or entry whose values depend on the branch; elsewhere a choice among the instances' values,
+    absent where none exists. Where one instance always exists (``always_one``), a value they all have is
+    that value."""
+    conditions = [condition for condition, _ in candidates]
+    span = candidates[0][1].span
+    maps = [value for _, value in candidates if isinstance(value, MapValue)]
+    if len(maps) == len(candidates):
+        entries: dict[str, Value] = {}
+        for name in dict.fromkeys(name for value in maps for name in value.entries):
+            present = [(c, value.entries[name]) for c, value in zip(conditions, maps, strict=True) if name in value.entries]
+            entries[name] = _merged(present, always_one) if len(present) == len(maps) else _choice_among(present, span)
+        key_spans = {name: where for value in reversed(maps) for name, where in value.key_spans.items()}
+        return MapValue(entries=entries, key_spans=key_spans, span=span)
+    lists = [value for _, value in candidates if isinstance(value, ListValue)]
+    if len(lists) == len(candidates) and len({len(value.items) for value in lists}) == 1:
+        columns = zip(*(value.items for value in lists), strict=True)
+        merged = [_merged(list(zip(conditions, items, strict=True)), always_one) for items in columns]
+        return ListValue(items=tuple(merged), span=span)
+    if always_one and _same([value for _, value in candidates]):
+        return candidates[0][1]
+    return _choice_among(candidates, span)
+
+
+def _always_one(conditions: list[Assumption]) -> bool:
+    """Whether one of ``conditions`` holds wherever what they have in common holds."""
+    common = frozenset.intersection(*conditions)
+    rest = [condition - common for condition in conditions]
+    decisions = decisions_in(*rest)
+    every = worlds(decisions)
+    if not every or len(every[0]) < len(decisions):
+        return False  # too many decisions to tell
+    return all(any(all(world[subject] == outcome for subject, outcome in c) for c in rest) for world in every)
+
+
+def _same(values: list[Value]) -> bool:
+    """Whether the values are one text or scalar."""
+    first = values[0]
+    if isinstance(first, Text):
+        return all(isinstance(value, Text) and value.parts == first.parts for value in values)
+    if isinstance(first, Scalar):
+        return all(isinstance(value, Scalar) and repr(value.value) == repr(first.value) for value in values)
+    return False
 
 
 # Resource types a rule can read, and the marker of a suppression comment: a module folder without any

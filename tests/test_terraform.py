@@ -13,7 +13,7 @@ from pathlib import Path
 from conftest import run_cli
 from ibpolicy_lint import terraform, terraform_plan
 from ibpolicy_lint.documents import parse_json
-from ibpolicy_lint.model import DistributionConfiguration, KmsKey, Role
+from ibpolicy_lint.model import DistributionConfiguration, EbsEncryptionByDefault, KmsKey, Role
 from ibpolicy_lint.source import SourceText, Span
 from ibpolicy_lint.values import Choice, Text, Unknown, field_of, literal_text, members
 
@@ -396,3 +396,88 @@ def test_file_reads_a_scanned_folder_the_pre_filter_skips_from_any_working_folde
         report = json.loads(run_cli("--no-cache", "--format", "json", *options, str(tree), cwd=elsewhere).stdout)
         key_policy = [(f["rule"], f["severity"]) for f in report["findings"] if f["rule"] == "IBP202"]
         assert key_policy == [("IBP202", "error")], (options, report["findings"])
+
+
+# --- instances at one address: one resource per cause ------------------------------------------------
+
+
+def test_instances_at_one_address_in_every_branch_are_one_resource(tmp_path):
+    resources = load(
+        tmp_path,
+        {
+            "main.tf": """
+            variable "external" { type = bool }
+            resource "aws_iam_role" "r" {
+              for_each           = var.external ? { main = "outside" } : { main = "inside" }
+              name               = each.value
+              path               = "/"
+              assume_role_policy = "{}"
+            }
+            """
+        },
+    )
+    role = only(resources, Role)
+    assert role.condition == frozenset()
+    assert leaves(role.role_name) == {"true": "outside", "false": "inside"}
+    assert literal_text(role.path) == "/"  # the same in every branch, and one instance always exists
+
+
+def test_instances_at_one_address_in_some_branches_are_absent_in_the_others(tmp_path):
+    resources = load(
+        tmp_path,
+        {
+            "main.tf": """
+            variable "share" { type = bool }
+            variable "copies" { type = number }
+            resource "aws_iam_role" "r" {
+              count              = var.share ? 1 : var.copies
+              name               = "shared"
+              assume_role_policy = "{}"
+            }
+            """
+        },
+    )
+    name = only(resources, Role).role_name
+    assert isinstance(name, Choice) and name.subject == "var.share"
+    assert literal_text(dict(name.branches)["true"]) == "shared"
+    assert {outcome: type(branch).__name__ for outcome, branch in dict(name.branches)["false"].branches} == {
+        "not 0": "Text",
+        "0": "Absent",
+    }
+
+
+def test_instances_that_may_exist_together_stay_apart(tmp_path):
+    resources = load(
+        tmp_path,
+        {
+            "main.tf": """
+            variable "a" { type = string }
+            variable "b" { type = string }
+            resource "aws_iam_role" "r" {
+              for_each           = toset([var.a, var.b])
+              name               = each.key
+              assume_role_policy = "{}"
+            }
+            """
+        },
+    )
+    assert len([resource for resource in resources if isinstance(resource, Role)]) == 2
+
+
+def test_encryption_by_default_at_one_address_stays_apart(tmp_path):
+    # An instance missing in a branch must not count there as a setting whose enabled defaults to true.
+    resources = load(
+        tmp_path,
+        {
+            "main.tf": """
+            variable "share" { type = bool }
+            variable "copies" { type = number }
+            resource "aws_ebs_encryption_by_default" "on" {
+              count   = var.share ? 1 : var.copies
+              enabled = true
+            }
+            """
+        },
+    )
+    settings = [resource for resource in resources if isinstance(resource, EbsEncryptionByDefault)]
+    assert sorted(len(setting.condition) for setting in settings) == [1, 2]
