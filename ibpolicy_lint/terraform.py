@@ -81,12 +81,21 @@ from .values import (
 _MAX_INSTANCES = 64
 _META_ARGUMENTS = frozenset({"count", "for_each", "provider", "providers", "depends_on", "lifecycle", "source", "version"})
 _SKIPPED_BLOCKS = frozenset({"lifecycle", "provisioner", "connection", "timeouts"})
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _ROLE_ARN_ACCOUNT = re.compile(r"^arn:[^:]+:iam::(\d{12}):")
 _PROVIDER_SETTINGS = frozenset({"region", "assume_role", "allowed_account_ids"})  # what provider_settings reads
 
 
 class Missing(Unknown):
     """An attribute or key that certainly does not exist (``try()`` skips it)."""
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Undecided(Unknown):
+    """A value the sources leave to plan time, named by where it comes from (``var.flag``, a key of it, a data
+    source's attribute): a conditional on it is that decision in whatever module tests it."""
+
+    decision: str
 
 
 # --- files and modules -----------------------------------------------------------------------------
@@ -528,7 +537,8 @@ class ModuleInstance:
             where = f"{block.span.where()}"
             if default is None:
                 who = f"{self.call_site} does not set it" if self.address else "it is given at plan time"
-                return Unknown(reason=f"variable {name} ({where}) has no default and {who}", span=span)
+                reason = f"variable {name} ({where}) has no default and {who}"
+                return Undecided(reason=reason, decision=_in_module(f"var.{name}", self), span=span)
             value = self.evaluator.eval(default.expression)
             return relocated(value, span, f"the default of variable {name} ({where})")
 
@@ -648,8 +658,9 @@ class Evaluator:
         return handler(self, expression)
 
     def subject(self, text: str, reads: syntax.Expression) -> str:
-        """How findings name a decision: ``text``, in its module instance, with the instances or items that
-        ``reads`` reads through its bindings, so that the same words in two scopes are two decisions."""
+        """How findings name a decision on a computed value (one read as it is, ``Undecided``, is named by its
+        origin): ``text``, in its module instance, with the instances or items that ``reads`` reads through
+        its bindings, so that the same words in two scopes are two decisions."""
         subject = text
         if self.module is not None and self.module.identity:
             subject += f" in {self.module.identity.rstrip('.')}"
@@ -825,7 +836,8 @@ class Evaluator:
         configured = block.body.attributes.get(attribute)
         if configured is not None:
             return scope.eval(configured.expression)
-        return Unknown(reason=f"{label} is read from the live account at plan time", span=span)
+        decision = _in_module(f"data.{resource_type}.{block.labels[1]}{instance.identity}.{attribute}", self.module)
+        return Undecided(reason=f"{label} is read from the live account at plan time", decision=decision, span=span)
 
     # -- operators
 
@@ -841,7 +853,7 @@ class Evaluator:
         def apply(values: list[Value]) -> Value:
             if expression.expand_last and values and isinstance(values[-1], ListValue):
                 values = values[:-1] + list(values[-1].items)
-            return function(self, values, expression)
+            return _undecided_no_more(function(self, values, expression))
 
         # Functions see no choices: they run in every branch of the conditions their arguments hold.
         return apply(arguments) if name in TRANSPARENT else through_choices(arguments, apply, expression.span)
@@ -855,7 +867,10 @@ class Evaluator:
                 return self.eval(expression.yes)
             if flag is False:
                 return self.eval(expression.no)
-            subject = self.subject(expression.text or f"the condition at {expression.span.where()}", expression.test)
+            if isinstance(values[0], Undecided):
+                subject = values[0].decision  # the same value, wherever it is tested, is one decision
+            else:
+                subject = self.subject(expression.text or f"the condition at {expression.span.where()}", expression.test)
             branches = (("true", self.eval(expression.yes)), ("false", self.eval(expression.no)))
             return Choice(subject=subject, branches=branches, span=expression.span)
 
@@ -924,11 +939,34 @@ class Evaluator:
                 return _choice_among([*unnumbered, (ALWAYS, listed)], expression.span) if unnumbered else listed
         value = self.eval(source)
         if isinstance(value, Unknown):
-            return value
+            return _undecided_no_more(value)
         items = value.items if isinstance(value, ListValue) else (() if is_absent(value) else (value,))
         return ListValue(
             items=tuple(self.steps(item, list(expression.steps), expression.span) for item in items), span=expression.span
         )
+
+
+def _in_module(name: str, module: ModuleInstance) -> str:
+    """A decision's name for a value of a module instance: ``var.x in module.a`` (``var.x`` in the root)."""
+    return f"{name} in {module.identity.rstrip('.')}" if module.identity else name
+
+
+def _undecided_no_more(value: Value) -> Value:
+    """A value computed from an undecided one is not that value: its decisions are named by the expression."""
+    if isinstance(value, Undecided):
+        return Unknown(reason=value.reason, span=value.span, origin=value.origin)
+    return value
+
+
+def _key_suffix(key: Value | str) -> str | None:
+    """How a decision's name reads a key or attribute: ``.name`` (as ``["name"]`` is the same), ``[0]``, ``["a b"]``;
+    None when the key is not known."""
+    literal = key if isinstance(key, str) else literal_text(key)
+    if literal is None:
+        return None
+    if isinstance(key, Scalar) or literal.isdigit():
+        return _index_suffix(key) if isinstance(key, Scalar) else f"[{literal}]"
+    return f".{literal}" if _IDENTIFIER.fullmatch(literal) else _quoted(literal)
 
 
 def _index_suffix(index: Value) -> str:
@@ -944,6 +982,11 @@ def _step(values: list[Value], key, span: Span) -> Value:
     value = values[0]
     if not isinstance(key, str):
         key = values[1]
+    if isinstance(value, Undecided):  # a key or attribute of it is a value of its own
+        index = _key_suffix(key)
+        if index is None:
+            return Unknown(reason=value.reason, span=span, origin=value.origin)
+        return replace(value, decision=value.decision + index, span=span)
     if isinstance(value, Unknown):
         return value
     if isinstance(key, Value):

@@ -481,3 +481,45 @@ def test_encryption_by_default_at_one_address_stays_apart(tmp_path):
     )
     settings = [resource for resource in resources if isinstance(resource, EbsEncryptionByDefault)]
     assert sorted(len(setting.condition) for setting in settings) == [1, 2]
+
+
+# --- a decision is named by where its undecided value comes from ---------------------------------------
+
+
+def test_one_root_variable_tested_in_two_modules_is_one_decision(tmp_path):
+    module = """
+    variable "x" { type = bool }
+    resource "aws_iam_role" "r" {
+      name               = var.x ? "on" : "off"
+      assume_role_policy = "{}"
+    }
+    """
+    resources = load(
+        tmp_path,
+        {
+            "main.tf": """
+            variable "settings" { type = object({ enabled = bool, other = bool }) }
+            module "a" {
+              source = "./m"
+              x      = var.settings.enabled
+            }
+            module "b" {
+              source = "./m"
+              x      = var.settings["enabled"]
+            }
+            module "c" {
+              source = "./m"
+              x      = var.settings.other
+            }
+            module "d" {
+              source = "./m"
+              x      = !var.settings.enabled
+            }
+            """,
+            "m/main.tf": module,
+        },
+    )
+    subjects = {role.name: role.role_name.subject for role in resources if isinstance(role, Role)}
+    assert subjects["module.a.aws_iam_role.r"] == subjects["module.b.aws_iam_role.r"] == "var.settings.enabled"
+    assert subjects["module.c.aws_iam_role.r"] == "var.settings.other"
+    assert subjects["module.d.aws_iam_role.r"] == "var.x in module.d"  # another value: named where it is tested
