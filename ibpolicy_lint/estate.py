@@ -23,7 +23,7 @@ from .model import (
     Role,
     RolePolicy,
 )
-from .values import Assumption, Attribute, Text, Unknown, Value, literal_text, members
+from .values import Assumption, Attribute, Text, Unknown, Value, World, holds, is_absent, literal_text, members, select
 
 R = TypeVar("R", bound=Resource)
 
@@ -148,29 +148,39 @@ class Estate:
     def roles_in(self, account: str) -> list[Role]:
         return [role for role in self.all(Role) if role.deployment.account == account]
 
-    def role_permissions(self, role: Role) -> Permissions:
-        documents: list[Value] = list(role.inline_policies)
-        arns: list[Value] = [arn for _, arn in members(role.managed_policy_arns)]
+    def role_permissions(self, role: Role, world: World | None = None) -> Permissions:
+        """The role's identity policies: from every branch of the sources, or as they are in ``world``."""
+
+        def one(value: Value) -> Value:
+            return value if world is None else select(value, world)  # type: ignore[return-value]
+
+        def items(value: Value | None) -> list[Value]:
+            return [item for _, item in members(value if world is None else select(value, world))]
+
+        documents: list[Value] = [one(document) for document in role.inline_policies]
+        arns: list[Value] = items(role.managed_policy_arns)
         for attachment in [*self.all(RolePolicy), *self.all(ManagedPolicy)]:
-            if not any(self._names_role(reference, role, attachment.deployment) for _, reference in members(attachment.roles)):
+            if world is not None and not holds(attachment.condition, world):
+                continue
+            if not any(self._names_role(reference, role, attachment.deployment, world) for reference in items(attachment.roles)):
                 continue
             if attachment.document is not None:
-                documents.append(attachment.document)
+                documents.append(one(attachment.document))
             if isinstance(attachment, RolePolicy):
-                arns.extend(arn for _, arn in members(attachment.policy_arns))
+                arns.extend(items(attachment.policy_arns))
         for arn in list(arns):
             policy = self.referenced(arn)
             if isinstance(policy, ManagedPolicy) and policy.document is not None:
-                documents.append(policy.document)
+                documents.append(one(policy.document))
                 arns.remove(arn)
-        return Permissions(tuple(documents), tuple(arns))
+        return Permissions(tuple(document for document in documents if not is_absent(document)), tuple(arns))
 
-    def _names_role(self, reference: Value, role: Role, near: Deployment) -> bool:
+    def _names_role(self, reference: Value, role: Role, near: Deployment, world: World | None) -> bool:
         referenced = self.referenced(reference)
         if referenced is not None:
             return referenced is role
         name = literal_text(reference)
-        own = literal_text(role.role_name)
+        own = literal_text(role.role_name if world is None else select(role.role_name, world))
         same_account = role.deployment is near or (
             role.deployment.account is not None and role.deployment.account == near.account
         )

@@ -13,7 +13,7 @@ decision beyond that limit is not enumerated: the verdict names it and is never 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -22,6 +22,8 @@ from .values import Exploring, World, common_conditions, completed, describe_wor
 
 T = TypeVar("T")
 U = TypeVar("U")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,26 @@ class Verdict(Generic[T, U]):
     def certain(self) -> bool:
         return not self.unexamined and len(self.violated) == len(self.every_world)
 
-    def part(self) -> Verdict:
-        """An empty verdict over the same worlds, to collect the worlds of one part of what this one found."""
-        return Verdict(every_world=self.every_world, unexamined=self.unexamined)
+    def split(self, parts: Callable[[T], Iterable[tuple[K, V]]]) -> dict[K, Verdict[list[V], U]]:
+        """One verdict per part of what the violations found (a Deny statement, an account), each violated
+        in the worlds that found that part, with everything found for it there."""
+        verdicts: dict[K, Verdict[list[V], U]] = {}
+        for world, detail in self.violated:
+            found: dict[K, list[V]] = {}
+            for key, item in parts(detail):
+                found.setdefault(key, []).append(item)
+            for key, items in found.items():
+                verdict = verdicts.setdefault(key, Verdict(every_world=self.every_world, unexamined=self.unexamined))
+                verdict.violated.append((world, items))
+        return verdicts
+
+    def worst(self, severity_of: Callable[[T], Severity]) -> tuple[Severity, Verdict[T, U]]:
+        """The highest severity the violations reach, and the verdict of the worlds that reach it; the
+        severity is one level lower unless it is reached in every world."""
+        highest = max(severity_of(detail) for _, detail in self.violated)
+        reached: Verdict[T, U] = Verdict(every_world=self.every_world, unexamined=self.unexamined)
+        reached.violated = [(world, detail) for world, detail in self.violated if severity_of(detail) == highest]
+        return reached.severity(highest), reached
 
     def severity(self, base: Severity) -> Severity:
         return base if self.certain else base.lowered()

@@ -100,6 +100,22 @@ def test_a_verdict_over_too_many_decisions_to_examine_is_never_certain():
     assert "condition ZZZ" in verdict.condition()
 
 
+def test_a_verdict_splits_into_the_worlds_each_part_is_found_in():
+    # A Deny statement found in every world, another only when condition A is true.
+    verdict = judge(lambda world: Violated(["always", *(["sometimes"] if holds(frozenset({("A", "true")}), world) else [])]))
+    parts = verdict.split(lambda found: ((name, name) for name in found))
+    assert parts["always"].certain
+    assert not parts["sometimes"].certain and parts["sometimes"].condition() == " (when A is true)"
+
+
+def test_the_worst_severity_is_certain_only_when_reached_in_every_world():
+    verdict = judge(lambda world: Violated(Severity.ERROR if holds(frozenset({("A", "true")}), world) else Severity.WARNING))
+    assert verdict.certain  # violated everywhere, but an error only when A is true
+    severity, worst = verdict.worst(lambda detail: detail)
+    assert severity is Severity.WARNING
+    assert worst.condition() == " (when A is true)"
+
+
 # --- a decision seen with one outcome also gets the outcome where it does not hold -------------------------
 
 

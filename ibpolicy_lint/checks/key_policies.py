@@ -451,7 +451,6 @@ def source_account_shut_out(estate: Estate) -> Iterator[Finding]:
 
 @emits("IBP206")
 def deny_blocks_distribution(estate: Estate) -> Iterator[Finding]:
-    reported: set[tuple] = set()
     for key, sites in _checked_keys(estate):
 
         def decide_world(world: World):
@@ -467,21 +466,11 @@ def deny_blocks_distribution(estate: Estate) -> Iterator[Finding]:
                         found.append((statement, caller, action))
             return Violated(found) if found else None
 
-        verdict = judge(decide_world)
         # Each Deny statement and whom it blocks is judged on its own: the worlds in which it blocks.
-        groups: dict[tuple, Verdict] = {}
-        for world, found in verdict.violated:
-            blocked: dict[tuple, tuple[Statement, list[str]]] = {}
-            for statement, caller, action in found:
-                blocked.setdefault((statement.span, caller.description), (statement, []))[1].append(action)
-            for group, detail in blocked.items():
-                groups.setdefault(group, verdict.part()).violated.append((world, detail))
+        groups = judge(decide_world).split(lambda found: (((s.span, c.description), (s, a)) for s, c, a in found))
         for (span, who), group in groups.items():
-            if (key.key, span, who) in reported:
-                continue
-            reported.add((key.key, span, who))
-            statement = group.first()[0]
-            actions = sorted({action for _, (_, acts) in group.violated for action in acts})
+            statement = group.first()[0][0]
+            actions = sorted({action for _, blocked in group.violated for _, action in blocked})
             yield Finding(
                 "IBP206",
                 group.severity(WARNING if statement.conditioned else ERROR),

@@ -9,7 +9,7 @@ otherwise one IBP903 info per account says what T must contain.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..estate import Estate
@@ -35,8 +35,8 @@ from ..iam import (
 from ..kms import KeyIdentity, KeyKind, identify_key
 from ..model import DistributionConfiguration, Role
 from ..sharing import EntryView, Recipient, view_entry
-from ..values import Text, Unknown, Value, World, holds, literal_text, members, select
-from ..verdicts import Verdict, Violated, judge
+from ..values import Text, Unknown, Value, World, holds, is_absent, literal_text, members, select
+from ..verdicts import Outcome, Undecided, Verdict, Violated, judge
 from . import emits
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
@@ -80,6 +80,26 @@ class Target:
     def source(self) -> Account:
         return self.view.source.account_reference()
 
+    def copying(self, world: World) -> EntryView | None:
+        """The entry as it is in this world, when it copies the image to the account there."""
+        view = view_entry(self.view.entry, self.view.configuration, world)
+        if view is None or not any(r.account == self.account for r in view.others(copies=True)):
+            return None
+        return view
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A visible account that entries copy images into from one source account, and those entries."""
+
+    account: str
+    source: Account
+    targets: tuple[Target, ...]
+
+    def copying(self, world: World) -> list[EntryView]:
+        """The entries, as they are in this world, that copy the image to the account there."""
+        return [view for target in self.targets if (view := target.copying(world)) is not None]
+
 
 def _entries(estate: Estate) -> list[Verdict]:
     """For every distribution entry, the worlds it exists in, each with the entry as it is there."""
@@ -98,18 +118,25 @@ def _entries(estate: Estate) -> list[Verdict]:
 def _targets(entries: list[Verdict], copies_only: bool = True) -> list[Target]:
     found: list[Target] = []
     for entry in entries:
-        by_account: dict[str, Verdict] = {}
-        for world, view in entry.violated:
+
+        def recipients(view: EntryView):
             for recipient in view.others():
-                if recipient.account is None or (copies_only and not recipient.copies):
-                    continue
-                account = by_account.setdefault(recipient.account, entry.part())
-                if not account.violated or account.violated[-1][0] is not world:
-                    account.violated.append((world, (recipient, view)))
-        for account, verdict in by_account.items():
-            recipient, view = verdict.first()
+                if recipient.account is not None and (recipient.copies or not copies_only):
+                    yield recipient.account, (recipient, view)
+
+        for account, verdict in entry.split(recipients).items():
+            recipient, view = verdict.first()[0]
             found.append(Target(account, recipient, view, verdict))
     return sorted(found, key=lambda t: (t.recipient.value.span, t.account))
+
+
+def _destinations(estate: Estate) -> list[Destination]:
+    """The visible accounts images are copied into, once per source account."""
+    grouped: dict[tuple[str, Account], list[Target]] = {}
+    for target in _targets(_entries(estate)):
+        if target.account in estate.visible_accounts:
+            grouped.setdefault((target.account, target.source), []).append(target)
+    return [Destination(account, source, tuple(targets)) for (account, source), targets in grouped.items()]
 
 
 def _unresolved_targets(entries: list[Verdict]) -> list[tuple[Recipient, EntryView]]:
@@ -129,7 +156,7 @@ def _needs(estate: Estate, view: EntryView, account: str, source: Account) -> st
         f"a role named {XROLE_NAME} (path /) that trusts {_show(source)} (sts:AssumeRole)",
         f"the managed policy {DISTRIBUTION_POLICY} attached to it",
     ]
-    keys = _encryption_keys(estate, view)
+    keys = _encryption_keys(estate, [view])
     if keys:
         names = _key_names(keys)
         needs.append(f"an IAM policy on it allowing {', '.join(TARGET_CORE_ACTIONS)} and the rest of the KMS actions on {names}")
@@ -137,38 +164,43 @@ def _needs(estate: Estate, view: EntryView, account: str, source: Account) -> st
     return "; ".join(needs)
 
 
-def _encryption_keys(estate: Estate, view: EntryView) -> list[KeyIdentity]:
-    """Customer managed keys the distributed image is encrypted with (entry key, wired recipe volume keys)."""
+def _encryption_keys(estate: Estate, views: list[EntryView], world: World | None = None) -> list[KeyIdentity]:
+    """Customer managed keys the distributed image is encrypted with (entry keys, wired recipe volume keys):
+    in every branch of the recipes, or as they are in ``world``."""
     keys: list[KeyIdentity] = []
-    candidates: list[Value | None] = [view.kms_key_id]
-    for wire in estate.wires_to(view.configuration):
-        candidates.extend(key for volume in wire.recipe.volumes for _, key in members(volume.kms_key_id))
+    candidates: list[Value | None] = [view.kms_key_id for view in views]
+    for wire in (wire for view in views for wire in estate.wires_to(view.configuration)):
+        for volume in wire.recipe.volumes:
+            if world is None:
+                candidates.extend(key for _, key in members(volume.kms_key_id))
+            elif holds(wire.condition | wire.recipe.condition | volume.condition, world):
+                candidates.append(select(volume.kms_key_id, world))
     for value in candidates:
         identity = identify_key(value, estate) if value is not None else None
-        if isinstance(identity, KeyIdentity) and identity.kind is KeyKind.CUSTOMER:
+        if isinstance(identity, KeyIdentity) and identity.kind is KeyKind.CUSTOMER and identity not in keys:
             keys.append(identity)
     return keys
 
 
-# --- the roles of an account --------------------------------------------------------------------------------
+# --- the roles of an account, as they are in one world ------------------------------------------------------
 
 
-def _name(role: Role) -> str | None:
-    return literal_text(role.role_name)
+def _is_xrole(role: Role, world: World) -> bool:
+    """The role exists in this world and is named exactly XROLE (a path the sources do not give counts as /)."""
+    if not holds(role.condition, world):
+        return False
+    path = literal_text(select(role.path, world)) or "/"
+    return literal_text(select(role.role_name, world)) == XROLE_NAME and path == "/"
 
 
-def _is_xrole(role: Role) -> bool:
-    path = literal_text(role.path) or "/"
-    return _name(role) == XROLE_NAME and path == "/"
+def _managed_names(estate: Estate, role: Role, world: World) -> list[str]:
+    arns = estate.role_permissions(role, world).managed_arns
+    return [name for arn in arns if (name := aws_managed_policy_name(arn))]
 
 
-def _managed_names(estate: Estate, role: Role) -> list[str]:
-    return [name for arn in estate.role_permissions(role).managed_arns if (name := aws_managed_policy_name(arn))]
-
-
-def _identity_policy(estate: Estate, role: Role) -> Policy:
+def _identity_policy(estate: Estate, role: Role, world: World) -> Policy:
     """Everything the role's attached policies say, with unknown attachments making it 'cannot tell'."""
-    permissions = estate.role_permissions(role)
+    permissions = estate.role_permissions(role, world)
     policies = [read_policy(document, document.span) for document in permissions.documents]
     for arn in permissions.managed_arns:
         name = aws_managed_policy_name(arn)
@@ -181,9 +213,9 @@ def _identity_policy(estate: Estate, role: Role) -> Policy:
     return combined(policies, role.span)
 
 
-def _trust_admits(role: Role, source: Account, targets: frozenset) -> tuple[Answer, Statement | None, str]:
+def _trust_admits(role: Role, world: World, source: Account, targets: frozenset) -> tuple[Answer, Statement | None, str]:
     """Whether the role's trust policy lets the source account's service-linked role assume it."""
-    policy = read_policy(role.trust_policy, role.trust_policy.span if role.trust_policy else role.span)
+    policy = read_policy(select(role.trust_policy, world), role.trust_policy.span if role.trust_policy else role.span)
     slr = Caller(source, "the Image Builder service-linked role", role=SLR_PATH, other_than=targets)
     decision = decide(policy, slr, "sts:AssumeRole", key_policy=False)
     if decision.answer is Answer.DENIED:
@@ -216,15 +248,25 @@ def _assume_statement(policy: Policy) -> Statement | None:
     return None
 
 
-def _meant_for_distribution(estate: Estate, role: Role, source: Account, targets: frozenset) -> bool:
+def _meant_for_distribution(estate: Estate, role: Role, destination: Destination, world: World) -> bool:
     """A role evidently made for Image Builder distribution: the managed policy, or trust in the source plus image actions."""
-    if DISTRIBUTION_POLICY in _managed_names(estate, role):
+    if DISTRIBUTION_POLICY in _managed_names(estate, role, world):
         return True
-    trusted, _, _ = _trust_admits(role, source, targets)
+    trusted, _, _ = _trust_admits(role, world, destination.source, frozenset({destination.account}))
     if trusted is not Answer.ALLOWED:
         return False
     copier = Caller(None, "the role")
-    return decide(_identity_policy(estate, role), copier, "ec2:CopyImage", key_policy=False).answer is Answer.ALLOWED
+    return decide(_identity_policy(estate, role, world), copier, "ec2:CopyImage", key_policy=False).answer is Answer.ALLOWED
+
+
+def _judge_xrole(destination: Destination, role: Role, check: Callable[[list[EntryView], World], Outcome]) -> Verdict:
+    """``check`` in the worlds where the account receives copies and ``role`` is its distribution role there."""
+
+    def decide_world(world: World) -> Outcome:
+        views = destination.copying(world)
+        return check(views, world) if views and _is_xrole(role, world) else None
+
+    return judge(decide_world)
 
 
 # --- the checks -------------------------------------------------------------------------------------------
@@ -262,64 +304,110 @@ def target_account_not_scanned(estate: Estate) -> Iterator[Finding]:
 @emits("IBP301", "IBP302")
 def destination_role_missing_or_misnamed(estate: Estate) -> Iterator[Finding]:
     misnamed_reported: set[str] = set()
-    for target in _targets(_entries(estate)):
-        if target.account not in estate.visible_accounts:
-            continue
-        roles = estate.roles_in(target.account)
-        targets = frozenset({target.account})
-        xroles = [role for role in roles if _is_xrole(role)]
-        for role in xroles:
-            if role.key not in misnamed_reported and role.path is not None and literal_text(role.path) is None:
-                misnamed_reported.add(role.key)
-                yield _unsure_name(role, role.path, "path", "/")
-        if xroles:
-            continue
-        misnamed = [role for role in roles if _meant_for_distribution(estate, role, target.source, targets)]
-        for role in misnamed:
+    for destination in _destinations(estate):
+        roles = estate.roles_in(destination.account)
+        for role in roles:
             if role.key not in misnamed_reported:
-                misnamed_reported.add(role.key)
-                yield _misnamed(role)
-        if misnamed:
-            continue
-        unknown = [role for role in roles if role.role_name is not None and _name(role) is None and role.name_prefix is None]
-        severity = target.verdict.severity(ERROR) if not unknown else INFO
-        doubt = f" (cannot tell the names of {', '.join(r.name for r in unknown)})" if unknown else ""
+                finding = _misnamed(estate, role, roles, destination)
+                if finding is not None:
+                    misnamed_reported.add(role.key)
+                    yield finding
+        for target in destination.targets:
+            yield from _missing(estate, roles, target, destination)
+
+
+def _missing(estate: Estate, roles: list[Role], target: Target, destination: Destination) -> Iterator[Finding]:
+    """IBP301: in the worlds where the entry copies the image to the account, no role there is (or is meant as) XROLE."""
+
+    def decide_world(world: World) -> Outcome:
+        if target.copying(world) is None or any(_is_xrole(role, world) for role in roles):
+            return None
+        present = [role for role in roles if holds(role.condition, world)]
+        if any(_meant_for_distribution(estate, role, destination, world) for role in present):
+            return None  # IBP302 reports it
+        unknown = [
+            role
+            for role in present
+            if role.role_name is not None and literal_text(select(role.role_name, world)) is None and role.name_prefix is None
+        ]
+        return Undecided(unknown) if unknown else Violated(None)
+
+    verdict = judge(decide_world)
+    configuration = target.view.configuration.name
+    if verdict.violated:
         yield Finding(
             "IBP301",
-            severity,
-            f"{target.view.configuration.name} copies the image to account {target.account}{target.verdict.condition()}, "
-            f"but the sources deployed to that account define no role named {XROLE_NAME}{doubt}: Image Builder cannot "
-            "assume it to copy the image.",
+            verdict.severity(ERROR),
+            f"{configuration} copies the image to account {target.account}{verdict.condition()}, but the sources deployed "
+            f"to that account define no role named {XROLE_NAME}: Image Builder cannot assume it to copy the image.",
             target.recipient.value.span,
-            target.view.configuration.name,
+            configuration,
+            fix=f"Create a role named {XROLE_NAME} (path /) in account {target.account} that trusts {root_arn(target.source)}, "
+            f"with {DISTRIBUTION_POLICY} attached.",
+        )
+    elif verdict.undecided:
+        names = ", ".join(dict.fromkeys(role.name for _, unknown in verdict.undecided for role in unknown))
+        yield Finding(
+            "IBP301",
+            INFO,
+            f"{configuration} copies the image to account {target.account}, but the sources deployed to that account "
+            f"define no role named {XROLE_NAME} (cannot tell the names of {names}): Image Builder cannot assume it to "
+            "copy the image.",
+            target.recipient.value.span,
+            configuration,
             fix=f"Create a role named {XROLE_NAME} (path /) in account {target.account} that trusts {root_arn(target.source)}, "
             f"with {DISTRIBUTION_POLICY} attached.",
         )
 
 
-def _misnamed(role: Role) -> Finding:
-    name = _name(role)
-    path = literal_text(role.path) or "/"
-    if role.name_prefix is not None and role.role_name is None:
-        problem, at, severity = "has a generated name (name_prefix)", role.name_prefix, ERROR
-    elif role.role_name is None:
-        problem, at, severity = "has no name of its own (CloudFormation generates one)", None, ERROR
-    elif name is None:
-        return _unsure_name(role, role.role_name, "name", XROLE_NAME)
-    elif name.lower() == XROLE_NAME.lower() and name != XROLE_NAME and path == "/":
-        problem, at, severity = f"is named {name}, which differs from {XROLE_NAME} only in case", role.role_name, WARNING
-    elif name == XROLE_NAME:
-        problem, at, severity = f"has the path {path}, not /", role.path, ERROR
-    else:
-        problem, at, severity = f"is named {name}", role.role_name, ERROR
-    return Finding(
-        "IBP302",
-        severity,
-        f"{role.name} is evidently the image distribution role of account {role.deployment.account}, but it {problem}: "
-        f"Image Builder only assumes a role named exactly {XROLE_NAME} with path /.",
-        at.span if at is not None else role.span,
-        role.name,
-    )
+def _misnamed(estate: Estate, role: Role, roles: list[Role], destination: Destination) -> Finding | None:
+    """IBP302: a role evidently meant for distribution that is not named (or placed) as Image Builder needs."""
+
+    def decide_world(world: World) -> Outcome:
+        if not holds(role.condition, world) or not destination.copying(world):
+            return None
+        name, path = select(role.role_name, world), select(role.path, world)
+        if literal_text(name) == XROLE_NAME and not is_absent(path) and literal_text(path) is None:
+            return Undecided((path, "path", "/"))
+        if any(_is_xrole(other, world) for other in roles):
+            return None
+        if not _meant_for_distribution(estate, role, destination, world):
+            return None
+        return _name_problem(role, name, path)
+
+    verdict = judge(decide_world)
+    if verdict.violated:
+        severity, worst = verdict.worst(lambda problem: problem[2])
+        problem, at, _ = worst.first()
+        return Finding(
+            "IBP302",
+            severity,
+            f"{role.name} is evidently the image distribution role of account {role.deployment.account}, but it {problem}"
+            f"{worst.condition()}: Image Builder only assumes a role named exactly {XROLE_NAME} with path /.",
+            at.span if at is not None else role.span,
+            role.name,
+        )
+    if verdict.undecided:
+        value, what, needed = verdict.undecided[0][1]
+        return _unsure_name(role, value, what, needed)
+    return None
+
+
+def _name_problem(role: Role, name: Value | None, path: Value | None) -> Outcome:
+    """What is wrong with a distribution role's name or path as they are in one world."""
+    literal = literal_text(name)
+    shown_path = literal_text(path) or "/"
+    if is_absent(name) and role.name_prefix is not None:
+        return Violated(("has a generated name (name_prefix)", role.name_prefix, ERROR))
+    if is_absent(name):
+        return Violated(("has no name of its own (CloudFormation generates one)", None, ERROR))
+    if literal is None:
+        return Undecided((name, "name", XROLE_NAME))
+    if literal.lower() == XROLE_NAME.lower() and literal != XROLE_NAME and shown_path == "/":
+        return Violated((f"is named {literal}, which differs from {XROLE_NAME} only in case", name, WARNING))
+    if literal == XROLE_NAME:
+        return Violated((f"has the path {shown_path}, not /", path, ERROR))
+    return Violated((f"is named {literal}", name, ERROR))
 
 
 def _unsure_name(role: Role, value: Value, what: str, needed: str) -> Finding:
@@ -344,109 +432,163 @@ def _shown_value(value: Value) -> str:
 @emits("IBP303", "IBP304", "IBP204", "IBP206")
 def destination_role_wrong(estate: Estate) -> Iterator[Finding]:
     reported: set[tuple] = set()
-    for target in _targets(_entries(estate)):
-        if target.account not in estate.visible_accounts:
-            continue
-        targets = frozenset({target.account})
-        for role in (r for r in estate.roles_in(target.account) if _is_xrole(r)):
-            for finding in _role_findings(estate, role, target, targets):
+    for destination in _destinations(estate):
+        for role in estate.roles_in(destination.account):
+            for finding in _role_findings(estate, role, destination):
                 identity = (finding.rule, finding.span, finding.message)
                 if identity not in reported:
                     reported.add(identity)
                     yield finding
 
 
-def _role_findings(estate: Estate, role: Role, target: Target, targets: frozenset) -> Iterator[Finding]:
-    source = target.source
-    answer, statement, reason = _trust_admits(role, source, targets)
+def _role_findings(estate: Estate, role: Role, destination: Destination) -> Iterator[Finding]:
+    yield from _trust_finding(role, destination)
+    yield from _image_actions_finding(estate, role, destination)
+    yield from _key_actions_finding(estate, role, destination)
+    yield from _deny_findings(estate, role, destination)
+
+
+def _trust_finding(role: Role, destination: Destination) -> Iterator[Finding]:
+    """IBP303: the trust policy must let the source account's service-linked role assume the role."""
+    source = destination.source
     trust_span = role.trust_policy.span if role.trust_policy is not None else role.span
-    trust_fix = f"Trust the source account: Principal {{AWS: {root_arn(source)}}}, Action sts:AssumeRole."
-    if answer is Answer.DENIED and statement is not None:
-        yield Finding("IBP303", ERROR, f"A Deny in the trust policy of {role.name} stops the source account from assuming it.",
-                      statement.span, role.name, fix=trust_fix)  # fmt: skip
-    elif answer is Answer.NOT_ALLOWED:
-        admitted = _admitted(statement)
-        yield Finding(
-            "IBP303",
-            ERROR,
-            f"The trust policy of {role.name} does not let the source account {_show(source)} assume it"
-            f"{' (it admits only ' + admitted + ')' if admitted else ''}.",
-            statement.span if statement is not None else trust_span,
-            role.name,
-            fix=trust_fix,
-        )
-    elif answer is Answer.CANNOT_TELL and reason == "service-condition" and statement is not None:
-        yield Finding(
-            "IBP303",
-            WARNING,
-            f"The trust policy of {role.name} admits the source account only with an external ID or MFA condition, "
-            "which the Image Builder service does not present.",
-            statement.span,
-            role.name,
-            fix="Remove the sts:ExternalId / MFA condition from the statement that admits the source account.",
-        )
-    elif answer is Answer.CANNOT_TELL:
+
+    def check(views: list[EntryView], world: World) -> Outcome:
+        answer, statement, reason = _trust_admits(role, world, source, frozenset({destination.account}))
+        if answer is Answer.DENIED and statement is not None:
+            return Violated((ERROR, f"A Deny in the trust policy of {role.name} stops the source account from assuming it",
+                             statement.span, ""))  # fmt: skip
+        if answer is Answer.NOT_ALLOWED:
+            admitted = _admitted(statement)
+            return Violated((
+                ERROR,
+                f"The trust policy of {role.name} does not let the source account {_show(source)} assume it"
+                f"{'; it admits only ' + admitted if admitted else ''}",
+                statement.span if statement is not None else trust_span,
+                "",
+            ))  # fmt: skip
+        if answer is Answer.CANNOT_TELL and reason == "service-condition" and statement is not None:
+            return Violated((
+                WARNING,
+                f"The trust policy of {role.name} admits the source account only with an external ID or MFA condition, "
+                "which the Image Builder service does not present",
+                statement.span,
+                "Remove the sts:ExternalId / MFA condition from the statement that admits the source account.",
+            ))  # fmt: skip
+        if answer is Answer.CANNOT_TELL:
+            return Undecided(reason)
+        return None
+
+    verdict = _judge_xrole(destination, role, check)
+    if verdict.violated:
+        severity, worst = verdict.worst(lambda detail: detail[0])
+        _, message, span, fix = worst.first()
+        trust_fix = f"Trust the source account: Principal {{AWS: {root_arn(source)}}}, Action sts:AssumeRole."
+        yield Finding("IBP303", severity, f"{message}{worst.condition()}.", span, role.name, fix=fix or trust_fix)
+    elif verdict.undecided:
+        reason = verdict.undecided[0][1]
         yield Finding("IBP303", INFO, f"Cannot tell whether the trust policy of {role.name} admits the source account: {reason}.",
                       trust_span, role.name)  # fmt: skip
 
-    policy = _identity_policy(estate, role)
-    region = target.view.region if isinstance(target.view.region, str) else None
-    copier = Caller(target.account, f"{role.name}", region=region)
-    if DISTRIBUTION_POLICY not in _managed_names(estate, role):
-        answers = {action: decide(policy, copier, action, key_policy=False) for action in EC2_ACTIONS}
-        missing = [a for a, d in answers.items() if d.answer is Answer.NOT_ALLOWED]
-        if missing:
-            yield Finding(
-                "IBP304",
-                ERROR,
-                f"{role.name} has neither {DISTRIBUTION_POLICY} attached nor the EC2 actions it grants ({', '.join(missing)} "
-                "not allowed): it cannot copy the image.",
-                role.span,
-                role.name,
-            )
-        elif any(d.answer is Answer.CANNOT_TELL for d in answers.values()):
-            why = policy.unknown or "a statement cannot be decided"
-            yield Finding("IBP304", INFO, f"Cannot tell whether {role.name} may copy images: {why}.", role.span, role.name)
-        yield from _denied("IBP206", role, answers)
 
-    keys = _encryption_keys(estate, target.view)
-    if not keys:
-        return
-    answers = {action: decide(policy, copier, action, key_policy=False) for action in (*TARGET_CORE_ACTIONS, *KMS_REST)}
-    missing_core = [a for a in TARGET_CORE_ACTIONS if answers[a].answer is Answer.NOT_ALLOWED]
-    missing_rest = [a for a in KMS_REST if answers[a].answer is Answer.NOT_ALLOWED]
-    names = _key_names(keys)
+def _copier(role: Role, destination: Destination, views: list[EntryView]) -> Caller:
+    """The role as it calls EC2 and KMS to copy the image (in the Region of the copy, when there is one)."""
+    regions = {view.region for view in views}
+    region = regions.pop() if len(regions) == 1 else None
+    return Caller(destination.account, role.name, region=region if isinstance(region, str) else None)
+
+
+def _image_actions_finding(estate: Estate, role: Role, destination: Destination) -> Iterator[Finding]:
+    """IBP304: the role needs the managed policy or the EC2 actions it grants."""
+
+    def check(views: list[EntryView], world: World) -> Outcome:
+        if DISTRIBUTION_POLICY in _managed_names(estate, role, world):
+            return None
+        policy = _identity_policy(estate, role, world)
+        answers = {action: decide(policy, _copier(role, destination, views), action, key_policy=False) for action in EC2_ACTIONS}
+        missing = [action for action, decision in answers.items() if decision.answer is Answer.NOT_ALLOWED]
+        if missing:
+            return Violated(missing)
+        if any(decision.answer is Answer.CANNOT_TELL for decision in answers.values()):
+            return Undecided(policy.unknown or "a statement cannot be decided")
+        return None
+
+    verdict = _judge_xrole(destination, role, check)
+    if verdict.violated:
+        yield Finding(
+            "IBP304",
+            verdict.severity(ERROR),
+            f"{role.name} has neither {DISTRIBUTION_POLICY} attached nor the EC2 actions it grants{verdict.condition()}: "
+            f"it cannot copy the image ({', '.join(verdict.first())} not allowed).",
+            role.span,
+            role.name,
+        )
+    elif verdict.undecided:
+        why = verdict.undecided[0][1]
+        yield Finding("IBP304", INFO, f"Cannot tell whether {role.name} may copy images: {why}.", role.span, role.name)
+
+
+def _key_actions_finding(estate: Estate, role: Role, destination: Destination) -> Iterator[Finding]:
+    """IBP204: for an image encrypted with a customer managed key, the role needs the KMS actions."""
+
+    def check(views: list[EntryView], world: World) -> Outcome:
+        keys = _encryption_keys(estate, views, world)
+        if not keys:
+            return None
+        policy = _identity_policy(estate, role, world)
+        copier = _copier(role, destination, views)
+        answers = {action: decide(policy, copier, action, key_policy=False) for action in (*TARGET_CORE_ACTIONS, *KMS_REST)}
+        missing = [action for action, decision in answers.items() if decision.answer is Answer.NOT_ALLOWED]
+        if missing:
+            core = any(action in TARGET_CORE_ACTIONS for action in missing)
+            return Violated((ERROR if core else WARNING, missing, _key_names(keys)))
+        if any(decision.answer is Answer.CANNOT_TELL for decision in answers.values()):
+            return Undecided((_key_names(keys), policy.unknown or "a statement cannot be decided"))
+        return None
+
+    verdict = _judge_xrole(destination, role, check)
     actions = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"]
-    fix = "Add an inline policy to the role: " + statement_json(
-        "UseTheImageKey", None, [*actions, "kms:ListGrants", "kms:RevokeGrant"]
-    )
-    if missing_core or missing_rest:
-        severity = ERROR if missing_core else WARNING
+    if verdict.violated:
+        severity, worst = verdict.worst(lambda detail: detail[0])
+        _, missing, names = worst.first()
         yield Finding(
             "IBP204",
             severity,
             f"The image is encrypted with {names}, but the IAM policies of {role.name} do not allow "
-            f"{', '.join(missing_core + missing_rest)}: {DISTRIBUTION_POLICY} grants no KMS action.",
+            f"{', '.join(missing)}{worst.condition()}: {DISTRIBUTION_POLICY} grants no KMS action.",
             role.span,
             role.name,
-            fix=fix,
+            fix="Add an inline policy to the role: "
+            + statement_json("UseTheImageKey", None, [*actions, "kms:ListGrants", "kms:RevokeGrant"]),
         )
-    elif any(d.answer is Answer.CANNOT_TELL for d in answers.values()):
-        why = policy.unknown or "a statement cannot be decided"
+    elif verdict.undecided:
+        names, why = verdict.undecided[0][1]
         yield Finding("IBP204", INFO, f"Cannot tell whether {role.name} may use {names}: {why}.", role.span, role.name)
-    yield from _denied("IBP206", role, answers)
 
 
-def _denied(rule: str, role: Role, answers: dict) -> Iterator[Finding]:
-    by_statement: dict = {}
-    for action, decision in answers.items():
-        for statement in decision.denying:
-            by_statement.setdefault(statement.span, []).append(action)
-    for span, actions in by_statement.items():
+def _deny_findings(estate: Estate, role: Role, destination: Destination) -> Iterator[Finding]:
+    """IBP206: a Deny in the role's policies that blocks an action the copy needs, one finding per statement."""
+
+    def check(views: list[EntryView], world: World) -> Outcome:
+        policy = _identity_policy(estate, role, world)
+        copier = _copier(role, destination, views)
+        needed = [*EC2_ACTIONS, *((*TARGET_CORE_ACTIONS, *KMS_REST) if _encryption_keys(estate, views, world) else ())]
+        found = [
+            (statement, action)
+            for action in needed
+            for statement in decide(policy, copier, action, key_policy=False).denying
+        ]  # fmt: skip
+        return Violated(found) if found else None
+
+    groups = _judge_xrole(destination, role, check).split(lambda found: ((s.span, (s, a)) for s, a in found))
+    for span, group in groups.items():
+        statement = group.first()[0][0]
+        actions = dict.fromkeys(action for _, blocked in group.violated for _, action in blocked)
         yield Finding(
-            rule,
-            ERROR,
-            f"A Deny statement in the policies of {role.name} blocks {', '.join(actions)}: an explicit Deny wins over "
+            "IBP206",
+            group.severity(WARNING if statement.conditioned else ERROR),
+            f"A Deny statement in the policies of {role.name} blocks {', '.join(actions)}"
+            f"{' under its condition' if statement.conditioned else ''}{group.condition()}: an explicit Deny wins over "
             "every Allow.",
             span,
             role.name,
@@ -470,7 +612,7 @@ def launch_template_permissions(estate: Estate) -> Iterator[Finding]:
                     if not holds(configuration.condition | entry.condition, world):
                         return None
                     account = literal_text(select(value, world))
-                    problem = _launch_template_problem(estate, configuration, account) if account else None
+                    problem = _launch_template_problem(estate, configuration, account, world) if account else None
                     return Violated((account, problem)) if problem else None
 
                 verdict = judge(decide)
@@ -487,14 +629,14 @@ def launch_template_permissions(estate: Estate) -> Iterator[Finding]:
                 )
 
 
-def _launch_template_problem(estate: Estate, configuration: DistributionConfiguration, account: str) -> str | None:
+def _launch_template_problem(estate: Estate, configuration: DistributionConfiguration, account: str, world: World) -> str | None:
     """What stops the destination role of another, visible account from updating its launch templates."""
     if account == configuration.deployment.account or account not in estate.visible_accounts:
         return None
-    roles = [role for role in estate.roles_in(account) if _is_xrole(role)]
+    roles = [role for role in estate.roles_in(account) if _is_xrole(role, world)]
     if not roles:
         return f"account {account} has no {XROLE_NAME}"
-    policy = _identity_policy(estate, roles[0])
+    policy = _identity_policy(estate, roles[0], world)
     caller = Caller(account, roles[0].name)
     missing = [a for a in LAUNCH_TEMPLATE_ACTIONS if decide(policy, caller, a, key_policy=False).answer is Answer.NOT_ALLOWED]
     return f"{roles[0].name} does not allow {', '.join(missing)}" if missing else None
