@@ -1822,7 +1822,7 @@ def _vendored(manifest: Path) -> list[dict]:
         with open(manifest, "rb") as stream:
             data = stream.read(limits.MAX_DOCUMENT_BYTES + 1)
         listed = json.loads(data).get("Modules", []) if len(data) <= limits.MAX_DOCUMENT_BYTES else []
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):  # not a manifest terraform init wrote
         return []
     if not isinstance(listed, list):
         return []

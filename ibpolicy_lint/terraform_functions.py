@@ -55,6 +55,8 @@ def _fn_jsondecode(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
         return from_python(json.loads(literal), e.span)
     except ValueError:
         return Unknown(reason="jsondecode() of text that is not JSON", span=e.span)
+    except RecursionError:
+        return Unknown(reason="jsondecode() of JSON nested too deeply for this linter", span=e.span)
 
 
 def _read_relative(ev: Evaluator, args: list[Value], e: syntax.Call) -> tuple[str | None, Unknown | None]:

@@ -164,6 +164,23 @@ def test_dynamic_blocks_past_the_limit_say_how_many_are_left_out(tmp_path):
     assert isinstance(accounts[-1], Unknown) and "6 more items" in accounts[-1].reason
 
 
+def test_jsondecode_of_json_nested_too_deeply_is_not_known(tmp_path):
+    deep = "[" * 5000 + "]" * 5000
+    resources = load(
+        tmp_path,
+        {
+            "main.tf": """
+            resource "aws_iam_role" "r" {
+              name               = jsondecode("DEEP")
+              assume_role_policy = "{}"
+            }
+            """.replace("DEEP", deep)
+        },
+    )
+    name = only(resources, Role).role_name
+    assert isinstance(name, Unknown) and "nested too deeply" in name.reason
+
+
 # --- a resource's own Region (finding 3) and provider settings in a plan (finding 8) ---------------------
 
 
