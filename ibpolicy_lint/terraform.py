@@ -455,8 +455,10 @@ class ModuleInstance:
         call_site: str = "",
         identity: str | None = None,
         instance: Instance | None = None,
+        names: tuple[str, ...] = (),
     ) -> None:
         self.root = root
+        self.names = names  # the module names from the root to this module, without instance keys
         self.source = source
         self.address = address  # "" or "module.name[...]." prefix, as messages show it
         self.identity = address if identity is None else identity  # the same, unique: keys and decisions use it
@@ -1577,6 +1579,7 @@ class TerraformLoader:
                     f"module.{name} ({block.span.where()})",
                     f"{caller.identity}module.{name}{instance.identity}.",
                     instance,
+                    (*caller.names, name),
                 )  # fmt: skip
             )
         return children
@@ -1585,8 +1588,7 @@ class TerraformLoader:
         if source_text.startswith(("./", "../")):
             folder = (caller.source.path / source_text).resolve()
             return folder if folder.is_dir() else None
-        key = (caller.address.replace("module.", "").rstrip(".") + "." + name).strip(".")
-        key = re.sub(r"\[[^\]]*\]", "", key)
+        key = ".".join((*caller.names, name))  # as modules.json names it: the module names from the root
         manifest = _manifest(caller.root.source.path)
         self.sources.note_read(self.sources.display(manifest))  # even when missing: terraform init may create it
         for entry in _vendored(manifest):

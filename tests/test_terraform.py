@@ -540,3 +540,33 @@ def test_one_root_variable_tested_in_two_modules_is_one_decision(tmp_path):
     assert subjects["module.a.aws_iam_role.r"] == subjects["module.b.aws_iam_role.r"] == "var.settings.enabled"
     assert subjects["module.c.aws_iam_role.r"] == "var.settings.other"
     assert subjects["module.d.aws_iam_role.r"] == "var.x in module.d"  # another value: named where it is tested
+
+
+def test_a_vendored_module_under_a_module_whose_name_ends_in_module(tmp_path):
+    manifest = {
+        "Modules": [
+            {"Key": "", "Source": "", "Dir": "."},
+            {"Key": "base_module", "Source": "./app", "Dir": "app"},
+            {"Key": "base_module[0].image", "Source": "example/image/aws", "Dir": ".terraform/modules/wrong"},
+            {"Key": "base_module.image", "Source": "example/image/aws", "Dir": ".terraform/modules/image"},
+        ]
+    }
+    resources = load(
+        tmp_path,
+        {
+            "main.tf": """
+            module "base_module" {
+              source = "./app"
+              count  = 1
+            }
+            """,
+            "app/main.tf": """
+            module "image" {
+              source = "example/image/aws"
+            }
+            """,
+            ".terraform/modules/modules.json": json.dumps(manifest),
+            ".terraform/modules/image/main.tf": 'resource "aws_iam_role" "vendored" { assume_role_policy = "{}" }',
+        },
+    )
+    assert only(resources, Role).name == "module.base_module.module.image.aws_iam_role.vendored"
