@@ -400,7 +400,7 @@ def _name_problem(role: Role, name: Value | None, path: Value | None) -> Outcome
     if is_absent(name) and role.name_prefix is not None:
         return Violated(("has a generated name (name_prefix)", role.name_prefix, ERROR))
     if is_absent(name):
-        return Violated(("has no name of its own (CloudFormation generates one)", None, ERROR))
+        return Violated(("has no name of its own (one is generated at deploy)", None, ERROR))
     if literal is None:
         return Undecided((name, "name", XROLE_NAME))
     if literal.lower() == XROLE_NAME.lower() and literal != XROLE_NAME and shown_path == "/":
