@@ -346,17 +346,18 @@ def _missing(estate: Estate, roles: list[Role], target: Target, destination: Des
             f"with {DISTRIBUTION_POLICY} attached.",
         )
     elif verdict.undecided:
-        names = ", ".join(dict.fromkeys(role.name for _, unknown in verdict.undecided for role in unknown))
+        unknown = list(dict.fromkeys(role.name for _, roles_unknown in verdict.undecided for role in roles_unknown))
+        which = unknown[0] if len(unknown) == 1 else f"one of {', '.join(unknown)}"
         yield Finding(
             "IBP301",
             INFO,
-            f"{configuration} copies the image to account {target.account}, but the sources deployed to that account "
-            f"define no role named {XROLE_NAME} (cannot tell the names of {names}): Image Builder cannot assume it to "
-            "copy the image.",
+            f"{configuration} copies the image to account {target.account}, and no role of the sources deployed to that "
+            f"account is certainly named {XROLE_NAME}: the sources do not give the name of {', '.join(unknown)}. Verify "
+            f"that {which} is named exactly {XROLE_NAME} with path / when deployed.",
             target.recipient.value.span,
             configuration,
-            fix=f"Create a role named {XROLE_NAME} (path /) in account {target.account} that trusts {root_arn(target.source)}, "
-            f"with {DISTRIBUTION_POLICY} attached.",
+            fix=f"Verify that {which} gets the name {XROLE_NAME} (path /) when deployed and trusts "
+            f"{root_arn(target.source)}; if not, create that role in account {target.account}.",
         )
 
 
