@@ -1745,46 +1745,81 @@ def folders_that_matter(
     iam_only: set[Path] = set()
     names_account: set[Path] = set()
     callees: dict[Path, set[Path]] = {}
+    calls_remote: set[Path] = set()
+    manifests: dict[Path, list[Path]] = {}  # a folder's manifest: the folders of the remote modules it lists
     pending = list(folders)
     while pending:
         folder = pending.pop()
-        if folder in callees:
+        if folder not in callees:
+            _read_module_folder(folder, note_read, callees, (relevant, iam_only, names_account, calls_remote))
+            pending.extend(callees[folder])
+        if pending:
             continue
-        callees[folder] = set()
-        note_read(folder)
-        remote = False
-        for path in _terraform_files(folder):
-            note_read(path)
-            try:
-                with open(path, "rb") as stream:  # a hostile 5 GB file must not be read whole
-                    data = stream.read(limits.MAX_TERRAFORM_BYTES + 1)
-            except OSError:
-                relevant.add(folder)  # let the loader report it
-                continue
-            if len(data) > limits.MAX_TERRAFORM_BYTES:
-                relevant.add(folder)  # let the loader report it
-            data = _searchable(path, data)
-            if _RELEVANT_WITHOUT_IAM.search(data):
-                relevant.add(folder)
-            elif _RELEVANT.search(data):
-                iam_only.add(folder)
-            if _ACCOUNT_SETTING.search(data):
-                names_account.add(folder)
-            for match in _SOURCE.finditer(data):
-                source = match.group(1).decode("utf-8", "replace")
-                if source.startswith(("./", "../")):
-                    callees[folder].add((folder / source).resolve())
-                else:
-                    remote = True  # a registry or Git module, or another argument called source
-        if remote:
-            manifest = _manifest(folder)
-            note_read(manifest)  # even when missing: terraform init may create it
-            callees[folder] |= {(folder / entry["Dir"]).resolve() for entry in _vendored(manifest)}
-        pending.extend(callees[folder])
+        # terraform init writes the manifest of the remote modules in the root's folder only: a module that calls
+        # one finds it in the manifest of a folder calling it (at any depth), or in its own when it is a root.
+        callers = _inverse(callees)
+        for folder in calls_remote:
+            for root in _closure({folder}, callers):
+                if root not in manifests:
+                    manifest = _manifest(root)
+                    note_read(manifest)  # even when missing: terraform init may create it
+                    manifests[root] = [(root / entry["Dir"]).resolve() for entry in _vendored(manifest) if _is_remote(entry)]
+                added = set(manifests[root]) - callees[folder]
+                callees[folder] |= added
+                pending.extend(added)
     known = _closure({folder for folder in callees if folder in names_account or account_known(folder)}, callees)
     needed = relevant | (iam_only & known)
-    callers = {folder: {caller for caller, called in callees.items() if folder in called} for folder in callees}
-    return _closure(needed, callers)
+    return _closure(needed, _inverse(callees))
+
+
+def _read_module_folder(
+    folder: Path,
+    note_read: Callable[[Path], None],
+    callees: dict[Path, set[Path]],
+    found: tuple[set[Path], set[Path], set[Path], set[Path]],
+) -> None:
+    """What a byte-level pass over a module folder's files says (see ``folders_that_matter``): the local modules it
+    calls, and whether it is relevant, IAM-only, names an account or calls a remote module (the sets in ``found``)."""
+    relevant, iam_only, names_account, calls_remote = found
+    callees[folder] = set()
+    note_read(folder)
+    for path in _terraform_files(folder):
+        note_read(path)
+        try:
+            with open(path, "rb") as stream:  # a hostile 5 GB file must not be read whole
+                data = stream.read(limits.MAX_TERRAFORM_BYTES + 1)
+        except OSError:
+            relevant.add(folder)  # let the loader report it
+            continue
+        if len(data) > limits.MAX_TERRAFORM_BYTES:
+            relevant.add(folder)  # let the loader report it
+        data = _searchable(path, data)
+        if _RELEVANT_WITHOUT_IAM.search(data):
+            relevant.add(folder)
+        elif _RELEVANT.search(data):
+            iam_only.add(folder)
+        if _ACCOUNT_SETTING.search(data):
+            names_account.add(folder)
+        for match in _SOURCE.finditer(data):
+            source = match.group(1).decode("utf-8", "replace")
+            if source.startswith(("./", "../")):
+                callees[folder].add((folder / source).resolve())
+            else:
+                calls_remote.add(folder)  # a registry or Git module, or another argument called source
+
+
+def _inverse(edges: dict[Path, set[Path]]) -> dict[Path, set[Path]]:
+    """Who calls each folder, from what each folder calls."""
+    inverse: dict[Path, set[Path]] = {}
+    for caller, called in edges.items():
+        for folder in called:
+            inverse.setdefault(folder, set()).add(caller)
+    return inverse
+
+
+def _is_remote(entry: dict) -> bool:
+    """A manifest entry of a downloaded module (a local one's source is a path, which the pass follows itself)."""
+    return not str(entry.get("Source", "")).startswith(("./", "../"))
 
 
 def _searchable(path: Path, data: bytes) -> bytes:

@@ -354,6 +354,35 @@ def test_a_module_vendored_after_a_cached_scan_is_read(tmp_path):
         assert "IBP101" in [f["rule"] for f in after.findings], options
 
 
+def test_a_module_vendored_for_a_child_module_after_a_cached_scan_is_read(tmp_path):
+    # terraform init writes the manifest in the root's folder, not in the child module's that calls the registry.
+    for options in (["--no-prefilter"], []):
+        root = tmp_path / ("plain" if not options else "no-prefilter") / "live"
+        (root / "app").mkdir(parents=True)
+        (root / "main.tf").write_text('module "app" {\n  source = "./app"\n}\n')
+        (root / "app" / "main.tf").write_text(REGISTRY_CALLER)
+        env = {"IBPOLICY_LINT_CACHE_DIR": str(tmp_path / "cache")}
+        before = run_cli("--format", "json", *options, "live", cwd=root.parent, env=env)
+        assert [f["rule"] for f in before.findings if f["severity"] != "info"] == []
+        vendored = root / ".terraform" / "modules" / "app.image"
+        vendored.mkdir(parents=True)
+        (vendored / "main.tf").write_text(VENDORED)
+        manifest = {
+            "Modules": [
+                {"Key": "", "Source": "", "Dir": "."},
+                {"Key": "app", "Source": "./app", "Dir": "app"},
+                {
+                    "Key": "app.image",
+                    "Source": "registry.terraform.io/acme/golden-image/aws",
+                    "Dir": str(vendored.relative_to(root)),
+                },
+            ]
+        }
+        (root / ".terraform" / "modules" / "modules.json").write_text(json.dumps(manifest))
+        after = run_cli("--format", "json", *options, "live", cwd=root.parent, env=env)
+        assert "IBP101" in [f["rule"] for f in after.findings], options
+
+
 def test_json_expressions_keep_their_text_for_messages():
     expression = terraform.syntax.parse_expression("var.flag ? aws_kms_key.a.arn : null", "main.tf.json", _SPAN)
     assert expression.text == "var.flag" and expression.yes.text == "aws_kms_key.a.arn"
