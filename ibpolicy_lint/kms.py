@@ -13,7 +13,7 @@ from enum import Enum
 
 from .estate import Estate
 from .model import Deployment, KeyLookup, KmsAlias, KmsKey, Resource
-from .values import ARN, KEY_ID, Attribute, RegionOf, Symbol, Text, Unknown, Value, is_absent, literal_text
+from .values import ARN, KEY_ID, Attribute, RegionOf, Symbol, Text, Unknown, Value, is_absent, literal_text, symbol_at
 
 MANAGED_ALIAS_PREFIX = "alias/aws/"
 DEFAULT_EBS_ALIAS = "alias/aws/ebs"
@@ -104,8 +104,8 @@ def _identify_text(value: Text, estate: Estate) -> KeyIdentity | Unresolved:
         region = _region_in(match.group("region"), symbols)
         name = match.group("name")
         if match.group("type") == "alias":
-            return _alias(f"alias/{name}", KeyForm.ALIAS_ARN, value, shown, region, symbols, estate)
-        key_symbol = _only_symbol(name, symbols)
+            return _alias(f"alias/{name}", KeyForm.ALIAS_ARN, value, shown, region, estate)
+        key_symbol = symbol_at(name, symbols)
         if isinstance(key_symbol, Attribute):
             key = estate.resources.get(key_symbol.resource)
             if isinstance(key, KmsKey):
@@ -114,7 +114,7 @@ def _identify_text(value: Text, estate: Estate) -> KeyIdentity | Unresolved:
             return _unresolved_part(value) or KeyIdentity(KeyKind.UNKNOWN, KeyForm.KEY_ARN, shown, value, region)
         return KeyIdentity(KeyKind.UNKNOWN, KeyForm.KEY_ARN, shown, value, region)
     if shape.startswith("alias/"):
-        return _alias(shape, KeyForm.ALIAS_NAME, value, shown, None, symbols, estate)
+        return _alias(shape, KeyForm.ALIAS_NAME, value, shown, None, estate)
     unresolved = _unresolved_part(value)
     if unresolved is not None:
         return unresolved
@@ -122,9 +122,7 @@ def _identify_text(value: Text, estate: Estate) -> KeyIdentity | Unresolved:
     return KeyIdentity(KeyKind.UNKNOWN, form, shown, value)
 
 
-def _alias(
-    alias: str, form: KeyForm, value: Text, shown: str, region: Region, symbols: list[Symbol], estate: Estate
-) -> KeyIdentity | Unresolved:
+def _alias(alias: str, form: KeyForm, value: Text, shown: str, region: Region, estate: Estate) -> KeyIdentity | Unresolved:
     literal_prefix = alias.split("\x00", 1)[0]
     if literal_prefix.startswith(MANAGED_ALIAS_PREFIX):
         return KeyIdentity(KeyKind.AWS_MANAGED, form, shown, value, region)
@@ -150,13 +148,8 @@ def region_of_deployment(deployment: Deployment) -> Region:
 def _region_in(segment: str, symbols: list[Symbol]) -> Region:
     if "\x00" not in segment:
         return segment or None
-    symbol = _only_symbol(segment, symbols)
+    symbol = symbol_at(segment, symbols)
     return symbol if isinstance(symbol, RegionOf) else None
-
-
-def _only_symbol(segment: str, symbols: list[Symbol]) -> Symbol | None:
-    match = re.fullmatch("\x00(\\d+)\x00", segment)
-    return symbols[int(match.group(1))] if match else None
 
 
 def _unresolved_part(value: Text) -> Unresolved | None:

@@ -14,6 +14,7 @@ ask it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import product
@@ -140,6 +141,12 @@ class Text(Value):
             if isinstance(part, Opaque):
                 return part.reason
         return None
+
+
+def symbol_at(segment: str, symbols: list[Symbol]) -> Symbol | None:
+    """The symbol a piece of a ``Text.shape`` stands for, when the piece is exactly one placeholder."""
+    match = re.fullmatch("\x00(\\d+)\x00", segment)
+    return symbols[int(match.group(1))] if match else None
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)

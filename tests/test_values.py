@@ -10,12 +10,15 @@ from ibpolicy_lint.values import (
     Absent,
     Choice,
     ListValue,
+    RegionOf,
+    Text,
     Unknown,
     as_bool,
     common_conditions,
     decisions_in,
     members,
     select,
+    symbol_at,
     text,
     worlds,
 )
@@ -58,3 +61,12 @@ def test_worlds_are_complete_and_bounded(subjects):
     every = worlds(decisions_in(value))
     assert len(every) == min(2 ** len(distinct), 256)
     assert len({tuple(sorted(w.items())) for w in every}) == len(every)
+
+
+def test_symbol_at_reads_a_piece_of_a_shape_that_is_one_placeholder():
+    region = RegionOf("stack:t")
+    shape, symbols = Text(parts=("arn:aws:kms:", region, ":1:key/k"), span=SPAN).shape()
+    pieces = shape.split(":")
+    assert symbol_at(pieces[3], symbols) == region
+    assert symbol_at("eu-" + pieces[3], symbols) is None
+    assert symbol_at("eu-west-1", symbols) is None

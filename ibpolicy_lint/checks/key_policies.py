@@ -36,7 +36,7 @@ from ..iam import (
 from ..kms import KeyIdentity, identify_key
 from ..model import DistributionConfiguration, DistributionEntry, ImageRecipe, KmsGrant, KmsKey
 from ..sharing import EntryView, Recipient, view_entry, views_of
-from ..values import AccountOf, Assumption, Text, Unknown, Value, World, holds, literal_text, members, select
+from ..values import AccountOf, Assumption, Text, Unknown, Value, World, holds, literal_text, members, select, symbol_at
 from ..verdicts import Undecided, Verdict, Violated, judge
 from . import emits
 
@@ -225,9 +225,8 @@ def _names_slr(grantee: Value | None, slr: Caller) -> bool | None:
         return None if "\x00" in resource else False
     # Another account's service-linked role is not this one; an account the sources do not give may be.
     segment = match.group("account")
-    placeholder = re.fullmatch("\x00(\\d+)\x00", segment)
-    account = symbols[int(placeholder.group(1))] if placeholder else segment
-    if not isinstance(account, AccountOf) and (placeholder or "\x00" in segment):
+    account = symbol_at(segment, symbols) if "\x00" in segment else segment
+    if not isinstance(account, (str, AccountOf)):
         return None
     same = slr.same_account(account)
     return None if same is Tri.MAYBE else same is Tri.YES
