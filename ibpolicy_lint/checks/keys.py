@@ -638,11 +638,9 @@ def key_without_encrypted(estate: Estate) -> Iterator[Finding]:
                 if is_absent(key) or isinstance(key, Unknown):
                     # An unknown key may be null; IBP901 says what to verify when the image leaves the account.
                     return None
-                encrypted = select(volume.encrypted, world)
-                if is_absent(encrypted):
+                if is_absent(select(volume.encrypted, world)):
                     return Violated((key, None))
-                flag = as_bool(encrypted)
-                return Violated((key, False)) if flag is False else None
+                return Violated((key, False)) if volume_encrypted(volume, world) is False else None
 
             verdict = judge(decide)
             if not verdict.violated:
