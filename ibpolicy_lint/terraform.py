@@ -11,6 +11,7 @@ instance; an unknown collection becomes a condition the findings name, never a g
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -398,13 +399,12 @@ def _count_binding(index: Value) -> dict[str, Value]:
 
 
 def _number(value: Value) -> int | None:
-    literal = literal_text(value)
-    if literal is None:
+    """A count or index: a finite whole number, not negative. None for anything else, which Terraform refuses
+    there (2.5, -1, 1e400) or the sources do not give."""
+    number = _float(value)
+    if number is None or not math.isfinite(number) or number < 0 or not number.is_integer():
         return None
-    try:
-        return int(float(literal))
-    except ValueError:
-        return None
+    return int(number)
 
 
 def _quoted(key: str) -> str:
@@ -598,7 +598,9 @@ class ModuleInstance:
             add("[?]", Unknown(reason=reason, span=value.span), _MAX_INSTANCES, f"{address}[{_MAX_INSTANCES}…]", reason)
         for assumption, number, leaf in alternatives:
             if number is None:
-                why = getattr(leaf, "reason", "it is not a number")
+                shown = literal_text(leaf)
+                refused = f"{shown} is not a whole number from 0 (Terraform refuses it)" if shown is not None else None
+                why = getattr(leaf, "reason", None) or refused or "it is not a number"
                 index = Unknown(reason=f"count.index of {address}, whose count is not known: {why}", span=value.span)
                 condition = assumption | {(f"count of {address}", "not 0")}
                 label = f"{address}[…]"
@@ -976,7 +978,8 @@ def _index_suffix(index: Value) -> str:
     if literal is None:
         return "[?]"
     if isinstance(index, Scalar) and isinstance(index.value, (int, float)):
-        return f"[{int(index.value)}]"
+        number = _number(index)
+        return f"[{number if number is not None else literal}]"  # [2.5] and [-1] name no instance
     return f"[{literal}]" if literal.isdigit() else _quoted(literal)
 
 
@@ -1018,7 +1021,9 @@ def _operate(operator: str, values: list[Value], span: Span) -> Value:
         return Scalar(value=not flag, span=span) if flag is not None else Unknown(reason="negation of an unknown", span=span)
     if operator == "neg":
         number = _float(values[0])
-        return Scalar(value=-number, span=span) if number is not None else Unknown(reason="an unknown number", span=span)
+        if number is None:
+            return Unknown(reason="an unknown number", span=span)
+        return Scalar(value=int(-number) if number.is_integer() else -number, span=span)
     left, right = values
     if operator in ("&&", "||"):
         a, b = as_bool(left), as_bool(right)

@@ -232,8 +232,15 @@ def _fn_length(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
 def _fn_element(ev: Evaluator, args: list[Value], e: syntax.Call) -> Value:
     items = _items(args[0]) if args else None
     index = _number(args[1]) if len(args) > 1 else None
-    if not items or index is None:
-        return _known(args, e) or Unknown(reason="element() of a list that is not known", span=e.span)
+    unknown = _known(args, e, 2)
+    if unknown is not None or items is None:
+        return unknown or Unknown(reason="element() of a list that is not known", span=e.span)
+    if index is None:
+        shown = literal_text(args[1])
+        reason = f"element() with the index {shown}, which Terraform refuses (it needs a whole number from 0)"
+        return Unknown(reason=reason if shown is not None else "element() with an index that is not known", span=e.span)
+    if not items:
+        return Unknown(reason="element() of an empty list (Terraform refuses it)", span=e.span)
     return items[index % len(items)]
 
 

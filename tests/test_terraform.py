@@ -181,6 +181,29 @@ def test_jsondecode_of_json_nested_too_deeply_is_not_known(tmp_path):
     assert isinstance(name, Unknown) and "nested too deeply" in name.reason
 
 
+def test_indexes_terraform_refuses_name_nothing(tmp_path):
+    resources = load(
+        tmp_path,
+        {
+            "main.tf": """
+            resource "aws_iam_role" "a" {
+              count              = 2
+              name               = "a${count.index}"
+              assume_role_policy = "{}"
+            }
+            resource "aws_iam_role" "r" {
+              name               = try(["x", "y"][-1], ["x", "y"][1e400], ["x", "y"][0.5], "fallback")
+              path               = aws_iam_role.a[1e400].name
+              assume_role_policy = "{}"
+            }
+            """
+        },
+    )
+    role = next(r for r in resources if isinstance(r, Role) and r.name == "aws_iam_role.r")
+    assert literal_text(role.role_name) == "fallback"
+    assert isinstance(role.path, Unknown)
+
+
 # --- a resource's own Region (finding 3) and provider settings in a plan (finding 8) ---------------------
 
 
