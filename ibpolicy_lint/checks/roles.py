@@ -72,9 +72,8 @@ class Target:
     """An account a distribution entry gives the image to, as found in some branch of the sources."""
 
     account: str
-    recipient: Recipient
-    view: EntryView
-    verdict: Verdict  # the worlds in which the entry gives the image to the account
+    recipient: Recipient  # where the entry names the account, in the first world that has it
+    view: EntryView  # the entry as it is in that world
 
     @property
     def source(self) -> Account:
@@ -118,15 +117,12 @@ def _entries(estate: Estate) -> list[Verdict]:
 def _targets(entries: list[Verdict], copies_only: bool = True) -> list[Target]:
     found: list[Target] = []
     for entry in entries:
-
-        def recipients(view: EntryView):
+        first: dict[str, tuple[Recipient, EntryView]] = {}
+        for _, view in entry.violated:
             for recipient in view.others():
                 if recipient.account is not None and (recipient.copies or not copies_only):
-                    yield recipient.account, (recipient, view)
-
-        for account, verdict in entry.split(recipients).items():
-            recipient, view = verdict.first()[0]
-            found.append(Target(account, recipient, view, verdict))
+                    first.setdefault(recipient.account, (recipient, view))
+        found.extend(Target(account, recipient, view) for account, (recipient, view) in first.items())
     return sorted(found, key=lambda t: (t.recipient.value.span, t.account))
 
 
