@@ -240,7 +240,7 @@ def _stack_set_targets(targets: Value | None) -> list[_StackSetTarget]:
 
     ``AccountFilterType`` decides how ``Accounts`` and ``OrganizationalUnitIds`` combine: UNION deploys
     to both; INTERSECTION to the listed accounts that are in the units, which the sources do not tell,
-    so those accounts are not given; DIFFERENCE to the units' accounts but the listed ones; NONE to the
+    so each only under that condition; DIFFERENCE to the units' accounts but the listed ones; NONE to the
     units' accounts. Without a filter the listed accounts are not counted either: the API would take
     UNION, but creating a StackSet with both needs a filter, so the sources do not say.
     """
@@ -267,12 +267,19 @@ def _stack_set_targets(targets: Value | None) -> list[_StackSetTarget]:
         also = f" and {given}" if computed else ""
         return found + [_StackSetTarget(None, f"the accounts of {in_units}{also}", _any_of(in_any_unit + computed))]
     if filter_type == "INTERSECTION":
-        named = [f"account{'s' if len(listed) > 1 else ''} {', '.join(listed)}"] if listed else []
-        named += [given] if computed else []
-        # Only where a listed account and a unit are both present.
-        either = _any_of([*[a for conditions in listed.values() for a in conditions], *computed])
-        conditions = _any_of([a | b for a in either for b in unit_conditions])
-        return [_StackSetTarget(None, f"{' and '.join(named)} if in {in_units}", conditions)] if named else []
+        # Each listed account only if it is in the units: a decision the sources do not take.
+        found = [
+            _StackSetTarget(
+                account,
+                f"account {account} if in {in_units}",
+                _any_of([a | b | {(f"account {account} in {in_units}", "true")} for a in conditions for b in unit_conditions]),
+            )
+            for account, conditions in listed.items()
+        ]
+        if computed:
+            either = _any_of([a | b for a in computed for b in unit_conditions])
+            found.append(_StackSetTarget(None, f"{given} if in {in_units}", either))
+        return found
     but = f" but {', '.join(listed)}" if filter_type == "DIFFERENCE" and listed else ""
     return [_StackSetTarget(None, f"the accounts of {in_units}{but}", unit_conditions)]
 

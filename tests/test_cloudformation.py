@@ -427,15 +427,18 @@ def test_account_filter_types():
     both = "OrganizationalUnitIds: [ou-abcd-12345678]\nAccounts: ['111122223333']\nAccountFilterType: {}"
     loaded = {kind: stack_set(both.format(kind)) for kind in ("INTERSECTION", "UNION", "DIFFERENCE", "NONE", "")}
     accounts = {kind: sorted({d.deployment.account or "?" for d in found}) for kind, found in loaded.items()}
-    # INTERSECTION reaches a listed account only when it is in the units, which the sources do not say:
-    # no account is certainly deployed to (so none counts as scanned).
     assert accounts == {
-        "INTERSECTION": ["?"],
+        "INTERSECTION": ["111122223333"],
         "UNION": ["111122223333", "?"],
         "DIFFERENCE": ["?"],
         "NONE": ["?"],
         "": ["?"],
     }
+    # INTERSECTION reaches a listed account only when it is in the units, which the sources do not say.
+    assert {d.condition for d in loaded["INTERSECTION"]} == {
+        frozenset({("account 111122223333 in organizational unit ou-abcd-12345678", "true")})
+    }
+    assert all(d.condition == frozenset() for kind in ("UNION", "DIFFERENCE", "NONE") for d in loaded[kind])
     names = {kind: found[0].deployment.name for kind, found in loaded.items()}
     assert names["INTERSECTION"] == (
         "StackSet Pipelines in account 111122223333 if in organizational unit ou-abcd-12345678 (us-east-1)"
