@@ -1382,10 +1382,10 @@ class _InRegion(Deployment):
     """A provider configuration's account in a Region of the resource's own choosing (the ``region`` argument of
     AWS provider v6). Its account is the provider's: the same symbol stands for it when the ID is not given."""
 
-    provider: Deployment | None = None
+    provider: Deployment = field(kw_only=True)
 
     def account_reference(self) -> str | AccountOf:
-        return self.account or (self.provider.account_reference() if self.provider else AccountOf(self.key))
+        return self.account or self.provider.account_reference()
 
 
 def in_region(provider: Deployment, region: str | None, address: str, known: dict[str, Deployment]) -> Deployment:
@@ -1659,7 +1659,7 @@ class TerraformLoader:
         if all(deployment is deployments[0] for deployment in deployments):
             return deployments[0]
         providers = [deployment.provider if isinstance(deployment, _InRegion) else deployment for deployment in deployments]
-        if all(provider is providers[0] for provider in providers) and providers[0] is not None:
+        if all(provider is providers[0] for provider in providers):
             return self.in_region(providers[0], None, address)
         return None
 
