@@ -30,6 +30,7 @@ from .values import (
     as_bool,
     literal_text,
     moved,
+    symbol_at,
 )
 
 SLR_PATH = "role/aws-service-role/imagebuilder.amazonaws.com/AWSServiceRoleForImageBuilder"
@@ -254,8 +255,7 @@ def _principal(kind: str, item: Value) -> Principal:
 def _account_of(segment: str, symbols: list[Symbol]) -> Account:
     if "\x00" not in segment:
         return segment or None
-    match = re.fullmatch("\x00(\\d+)\x00", segment)
-    symbol = symbols[int(match.group(1))] if match else None
+    symbol = symbol_at(segment, symbols)
     return symbol if isinstance(symbol, AccountOf) else None
 
 
