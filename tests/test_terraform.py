@@ -10,6 +10,8 @@ import json
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from conftest import run_cli
 from ibpolicy_lint import terraform, terraform_plan
 from ibpolicy_lint.documents import parse_json
@@ -360,47 +362,26 @@ resource "aws_imagebuilder_image_pipeline" "this" {
 """
 
 
-def test_a_module_vendored_after_a_cached_scan_is_read(tmp_path):
+@pytest.mark.parametrize("caller", ["root", "child module"])
+def test_a_module_vendored_after_a_cached_scan_is_read(tmp_path, caller):
+    # terraform init writes the manifest in the root's folder, also for a registry module a child module calls.
+    key = "image" if caller == "root" else "app.image"
     for options in (["--no-prefilter"], []):
         root = tmp_path / ("plain" if not options else "no-prefilter") / "live"
         (root / ".terraform" / "modules").mkdir(parents=True)  # the folder exists: only the manifest appears
-        (root / "main.tf").write_text(REGISTRY_CALLER)
+        if caller == "root":
+            (root / "main.tf").write_text(REGISTRY_CALLER)
+        else:
+            (root / "main.tf").write_text('module "app" {\n  source = "./app"\n}\n')
+            (root / "app").mkdir()
+            (root / "app" / "main.tf").write_text(REGISTRY_CALLER)
         env = {"IBPOLICY_LINT_CACHE_DIR": str(tmp_path / "cache")}
         before = run_cli("--format", "json", *options, "live", cwd=root.parent, env=env)
         assert [f["rule"] for f in before.findings if f["severity"] != "info"] == []
-        vendored = root / ".terraform" / "modules" / "image"
+        vendored = root / ".terraform" / "modules" / key
         vendored.mkdir()
         (vendored / "main.tf").write_text(VENDORED)
-        manifest = {"Modules": [{"Key": "", "Dir": "."}, {"Key": "image", "Dir": ".terraform/modules/image"}]}
-        (root / ".terraform" / "modules" / "modules.json").write_text(json.dumps(manifest))
-        after = run_cli("--format", "json", *options, "live", cwd=root.parent, env=env)
-        assert "IBP101" in [f["rule"] for f in after.findings], options
-
-
-def test_a_module_vendored_for_a_child_module_after_a_cached_scan_is_read(tmp_path):
-    # terraform init writes the manifest in the root's folder, not in the child module's that calls the registry.
-    for options in (["--no-prefilter"], []):
-        root = tmp_path / ("plain" if not options else "no-prefilter") / "live"
-        (root / "app").mkdir(parents=True)
-        (root / "main.tf").write_text('module "app" {\n  source = "./app"\n}\n')
-        (root / "app" / "main.tf").write_text(REGISTRY_CALLER)
-        env = {"IBPOLICY_LINT_CACHE_DIR": str(tmp_path / "cache")}
-        before = run_cli("--format", "json", *options, "live", cwd=root.parent, env=env)
-        assert [f["rule"] for f in before.findings if f["severity"] != "info"] == []
-        vendored = root / ".terraform" / "modules" / "app.image"
-        vendored.mkdir(parents=True)
-        (vendored / "main.tf").write_text(VENDORED)
-        manifest = {
-            "Modules": [
-                {"Key": "", "Source": "", "Dir": "."},
-                {"Key": "app", "Source": "./app", "Dir": "app"},
-                {
-                    "Key": "app.image",
-                    "Source": "registry.terraform.io/acme/golden-image/aws",
-                    "Dir": str(vendored.relative_to(root)),
-                },
-            ]
-        }
+        manifest = {"Modules": [{"Key": "", "Dir": "."}, {"Key": key, "Dir": f".terraform/modules/{key}"}]}
         (root / ".terraform" / "modules" / "modules.json").write_text(json.dumps(manifest))
         after = run_cli("--format", "json", *options, "live", cwd=root.parent, env=env)
         assert "IBP101" in [f["rule"] for f in after.findings], options
