@@ -65,6 +65,7 @@ from .values import (
     Text,
     Unknown,
     Value,
+    alternatives,
     as_bool,
     concatenate,
     decisions_in,
@@ -72,6 +73,7 @@ from .values import (
     is_absent,
     literal_text,
     members,
+    opposite,
     relocated,
     text,
     through_choices,
@@ -300,9 +302,7 @@ def _matching(instances: list[Instance], suffix: str) -> list[Instance]:
 
 def _opposite(outcome: str) -> str:
     """The other outcome of a Terraform decision: a conditional, a count ("not 0"), a collection ("not empty")."""
-    if outcome in ("true", "false"):
-        return "false" if outcome == "true" else "true"
-    return outcome.removeprefix("not ") if outcome.startswith("not ") else f"not {outcome}"
+    return opposite(outcome) or f"not {outcome}"
 
 
 def _guarded(value: Value, assumption: Assumption) -> Value:
@@ -337,19 +337,6 @@ def _choice_among(candidates: list[tuple[Assumption, Value]], span: Span) -> Val
     return Choice(subject=subject, branches=tuple(branches), span=span)
 
 
-def _alternatives(value: Value, assumption: Assumption = ALWAYS) -> list[tuple[Assumption, Value]]:
-    """Each branch of a value's top-level choices, with the outcomes that lead to it.
-
-    (``values`` keeps its own version private; it also drops absent branches, which a count of null must not.)
-    """
-    if isinstance(value, Choice):
-        found: list[tuple[Assumption, Value]] = []
-        for outcome, branch in value.branches:
-            found.extend(_alternatives(branch, assumption | {(value.subject, outcome)}))
-        return found
-    return [(assumption, value)]
-
-
 def _each_branch(value: Value, compute: Callable[[Value], Value]) -> Value:
     """``compute`` applied to each branch of a value's top-level choices (not to choices nested inside)."""
     if isinstance(value, Choice):
@@ -380,7 +367,7 @@ def _iterations(collection: Value, subject: str, what: str, list_keys: str) -> l
     empty (``subject``); items past _MAX_INSTANCES are one unknown item saying how many are left out.
     """
     found: list[tuple[Assumption, Value, Value]] = []
-    for assumption, leaf in _alternatives(collection):
+    for assumption, leaf in alternatives(collection, keep_absent=True):
         pairs = _pairs(leaf, list_keys)
         if pairs is None:
             unknown = Unknown(reason=f"{what}: {getattr(leaf, 'reason', 'not a collection')}", span=leaf.span)
@@ -577,15 +564,15 @@ class ModuleInstance:
         return [Instance("", {}, ALWAYS)]
 
     def _counted(self, value: Value, address: str) -> list[Instance]:
-        alternatives = [(assumption, _number(leaf), leaf) for assumption, leaf in _alternatives(value)]
-        largest = max((number for _, number, _ in alternatives if number is not None), default=0)
+        counts = [(assumption, _number(leaf), leaf) for assumption, leaf in alternatives(value, keep_absent=True)]
+        largest = max((number for _, number, _ in counts if number is not None), default=0)
         indexed = largest > 1
         found: list[Instance] = []
 
         def add(suffix: str, index: Value, fewest: int, label: str, countless: str = "") -> None:
             """Instances present where the count is above ``fewest``: always, or under each such branch."""
-            present = [assumption for assumption, number, _ in alternatives if number is not None and number > fewest]
-            conditions = [ALWAYS] if len(present) == len(alternatives) else present
+            present = [assumption for assumption, number, _ in counts if number is not None and number > fewest]
+            conditions = [ALWAYS] if len(present) == len(counts) else present
             found.extend(
                 Instance(suffix, _count_binding(index), c, label, bool(countless), countless=countless) for c in conditions
             )
@@ -596,7 +583,7 @@ class ModuleInstance:
             more = largest - _MAX_INSTANCES
             reason = f"count.index of {address}: {more} more instances are not evaluated (only the first {_MAX_INSTANCES})"
             add("[?]", Unknown(reason=reason, span=value.span), _MAX_INSTANCES, f"{address}[{_MAX_INSTANCES}…]", reason)
-        for assumption, number, leaf in alternatives:
+        for assumption, number, leaf in counts:
             if number is None:
                 shown = literal_text(leaf)
                 refused = f"{shown} is not a whole number from 0 (Terraform refuses it)" if shown is not None else None

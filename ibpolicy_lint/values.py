@@ -274,18 +274,20 @@ def members(value: Value | None, assumption: Assumption = ALWAYS) -> list[tuple[
     if isinstance(value, ListValue):
         found = []
         for item in value.items:
-            found.extend(_alternatives(item, assumption))
+            found.extend(alternatives(item, assumption))
         return found
     return [(assumption, value)]
 
 
-def _alternatives(value: Value, assumption: Assumption) -> list[tuple[Assumption, Value]]:
+def alternatives(value: Value, assumption: Assumption = ALWAYS, keep_absent: bool = False) -> list[tuple[Assumption, Value]]:
+    """Each branch of a value's top-level choices, with the outcomes that lead to it; absent branches
+    only with ``keep_absent`` (a Terraform count of null is not a count of nothing)."""
     if isinstance(value, Choice):
         found: list[tuple[Assumption, Value]] = []
         for outcome, branch in value.branches:
-            found.extend(_alternatives(branch, assumption | {(value.subject, outcome)}))
+            found.extend(alternatives(branch, assumption | {(value.subject, outcome)}, keep_absent))
         return found
-    if is_absent(value):
+    if is_absent(value) and not keep_absent:
         return []
     return [(assumption, value)]
 
