@@ -30,7 +30,7 @@ from ..sharing import (
     view_entry,
     views_of,
 )
-from ..values import Assumption, Choice, RegionOf, Text, Unknown, Value, World, as_bool, holds, is_absent, select
+from ..values import Assumption, RegionOf, Text, Unknown, Value, World, alternatives, as_bool, holds, is_absent, select
 from ..verdicts import Undecided, Verdict, Violated, judge
 from . import emits
 
@@ -524,11 +524,17 @@ def _region_name(region: Region, build: Deployment, estate: Estate) -> str:
 
 
 def _entry_region(entry: DistributionEntry) -> str:
-    """How messages name an entry: by its Region ('eu-west-1', 'build-Region')."""
-    region = region_of(entry.region) if not isinstance(entry.region, Choice) else None
+    """How messages name an entry: by its Region ('eu-west-1', 'build-Region'); a Region chosen by a
+    condition by the Regions of its branches ('eu-west-1 or us-east-1')."""
+    names = dict.fromkeys(_region_name_of(leaf) for _, leaf in alternatives(entry.region)) if entry.region else {}
+    return " or ".join(names) or "?"
+
+
+def _region_name_of(value: Value) -> str:
+    region = region_of(value)
     if isinstance(region, RegionOf):
         return "build-Region"
-    return region or _shown(entry.region)
+    return region or _shown(value)
 
 
 @emits("IBP107")
