@@ -142,8 +142,16 @@ class Estate:
 
     @cached_property
     def visible_accounts(self) -> set[str]:
-        """Accounts some scanned source deploys to (the configuration, a provider, a StackSet)."""
+        """Accounts some scanned source deploys to (the configuration, a provider, a StackSet), in some branch."""
         return {deployment.account for deployment in self.deployments if deployment.account} | self._accounts_in_scan
+
+    def visible_in(self, account: str, world: World) -> bool:
+        """Whether the scan holds sources for the account in this branch of the sources: the configuration
+        assigns some to it, or a resource that exists in this branch deploys there (a StackSet may reach an
+        account only under a condition)."""
+        return account in self._accounts_in_scan or any(
+            resource.deployment.account == account and holds(resource.condition, world) for resource in self.resources.values()
+        )
 
     def roles_in(self, account: str) -> list[Role]:
         return [role for role in self.all(Role) if role.deployment.account == account]

@@ -129,8 +129,8 @@ def _scan(options: ScanOptions, candidates: list[Candidate], unreadable: list[Un
         resources.extend(found)
         findings.extend(problems)
     resources = _walkable(resources, findings)
+    # Accounts the configuration assigns scanned files to; those the loaded resources deploy to, the estate finds itself.
     accounts_in_scan = {account.id for candidate in candidates if (account := options.config.account_for(candidate.path))}
-    accounts_in_scan |= {resource.deployment.account for resource in resources if resource.deployment.account}
     # Suppressions are matched against every finding, before --select/--ignore, so none looks stale
     # only because its rule is not selected in this run: with suppressions, every check runs.
     declared = [suppression for resource in resources for suppression in resource.suppressions]

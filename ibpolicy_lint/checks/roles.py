@@ -273,14 +273,22 @@ def target_account_not_scanned(estate: Estate) -> Iterator[Finding]:
     reported: set[str] = set()
     entries = _entries(estate)
     for target in _targets(entries):
-        if target.account in estate.visible_accounts or target.account in reported:
+        if target.account in reported:
+            continue
+
+        def decide(world: World) -> Outcome:
+            copied = target.copying(world) is not None
+            return Violated(None) if copied and not estate.visible_in(target.account, world) else None
+
+        verdict = judge(decide)
+        if not verdict.violated:
             continue
         reported.add(target.account)
         yield Finding(
             "IBP903",
             INFO,
             f"{target.view.configuration.name} copies the image to account {target.account}, whose sources are not in the "
-            f"scan: verify that account {target.account} has "
+            f"scan{verdict.condition()}: verify that account {target.account} has "
             f"{_needs(estate, target.view, f'account {target.account}', target.source)}.",
             target.recipient.value.span,
             target.view.configuration.name,
@@ -316,7 +324,9 @@ def _missing(estate: Estate, roles: list[Role], target: Target, destination: Des
     """IBP301: in the worlds where the entry copies the image to the account, no role there is (or is meant as) XROLE."""
 
     def decide_world(world: World) -> Outcome:
-        if target.copying(world) is None or any(_is_xrole(role, world) for role in roles):
+        if target.copying(world) is None or not estate.visible_in(target.account, world):
+            return None  # not copied there, or the account's sources are not in the scan in this branch (IBP903)
+        if any(_is_xrole(role, world) for role in roles):
             return None
         present = [role for role in roles if holds(role.condition, world)]
         if any(_meant_for_distribution(estate, role, destination, world) for role in present):
