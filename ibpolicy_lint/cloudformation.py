@@ -76,6 +76,13 @@ _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 _MAY_MATTER = re.compile(rb"AWS::ImageBuilder::|AWS::KMS::|AWS::IAM::|AWS::CloudFormation::StackSet|ibpolicy-lint")
 
 
+def _arn_reference(logical_id: str, resource_type: str) -> str:
+    """How a template writes a resource's ARN. An alias has no Arn attribute; its Ref is its name."""
+    if resource_type == "AWS::KMS::Alias":
+        return f"!Sub arn:${{AWS::Partition}}:kms:${{AWS::Region}}:${{AWS::AccountId}}:${{{logical_id}}}"
+    return f"!GetAtt {logical_id}.Arn"
+
+
 def may_matter(data: bytes) -> bool:
     return _MAY_MATTER.search(data) is not None
 
@@ -148,6 +155,7 @@ def load_template(
             deployment=deployment,
             condition=condition | resource_condition,
             suppressions=_metadata_suppressions(logical_id, raw),
+            arn_reference=_arn_reference(logical_id, resource_type),
         )
         resources.append(build(header, properties))
     return resources

@@ -39,6 +39,7 @@ class Resource:
     deployment: Deployment
     condition: Assumption = ALWAYS
     suppressions: tuple = ()  # declared on the resource itself (CloudFormation Metadata)
+    arn_reference: str = ""  # how its sources write its ARN, for fixes: "!GetAtt Key.Arn", "aws_kms_key.k.arn"
 
 
 @dataclass(eq=False, kw_only=True)

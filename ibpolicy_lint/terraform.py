@@ -1608,13 +1608,15 @@ class TerraformLoader:
                         policies.append((field_of(properties, "key_id"), field_of(properties, "policy")))
                         continue
                     key = self.resource_key(module, f"{local}{instance.identity}")
+                    address = f"{module.address}{local}{instance.suffix}"
                     header = dict(
                         key=key,
-                        name=f"{module.address}{local}{instance.suffix}",
+                        name=address,
                         type=local.rsplit(".", 1)[0],
                         span=block.span,
                         deployment=module.deployment_of(block.body, resource_type, scope, key.split("::", 1)[1]),
                         condition=module.condition | instance.condition,
+                        arn_reference=f"{address}.arn",
                     )
                     by_key.setdefault(key, []).append((build, header, properties))
         found = [resource for group in by_key.values() for resource in self._one_per_address(group)]

@@ -90,7 +90,14 @@ def load_plan(root: MapValue, display: str, configured_account: str | None = Non
             region = field_of(values, "region")  # a resource's own Region (AWS provider v6 plans give every resource one)
             if isinstance(region, Text) and region.literal:
                 deployment = in_region(deployment, region.literal, address, regional)
-            header = dict(key=f"{display}::{address}", name=address, type=resource_type, span=item.span, deployment=deployment)
+            header = dict(
+                key=f"{display}::{address}",
+                name=address,
+                type=resource_type,
+                span=item.span,
+                deployment=deployment,
+                arn_reference=f"{address}.arn",
+            )
             resources.append(build(header, values))
     return resources
 

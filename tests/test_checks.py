@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import SPAN, choice
+import json
+
+from conftest import SPAN, choice, run_cli
 from ibpolicy_lint.checks.key_policies import _names_slr
 from ibpolicy_lint.checks.keys import volume_encrypted
 from ibpolicy_lint.findings import Severity
@@ -222,3 +224,35 @@ def test_a_grant_to_another_accounts_service_linked_role_is_not_a_grant_to_the_s
     unknown_source = Caller(AccountOf("stack:t"), "the role", role=SLR_PATH, other_than=frozenset({"999999999999"}))
     assert _names_slr(text(f"arn:aws:iam::111122223333:{SLR_PATH}", SPAN), unknown_source) is None
     assert _names_slr(text(f"arn:aws:iam::999999999999:{SLR_PATH}", SPAN), unknown_source) is False
+
+
+# --- fixes written in the sources' own syntax -------------------------------------------------------------
+
+ALIAS_BY_NAME = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  ImageKey:
+    Type: AWS::KMS::Key
+  ImageAlias:
+    Type: AWS::KMS::Alias
+    Properties:
+      AliasName: alias/golden
+      TargetKeyId: !Ref ImageKey
+  Distribution:
+    Type: AWS::ImageBuilder::DistributionConfiguration
+    Properties:
+      Name: golden
+      Distributions:
+        - Region: us-east-1
+          AmiDistributionConfiguration:
+            KmsKeyId: !Ref ImageAlias
+            TargetAccountIds: ["111122223333"]
+"""
+
+
+def test_the_ibp107_fix_writes_an_alias_arn_a_template_can_express(tmp_path):
+    """An alias has no Arn attribute in CloudFormation: the fix builds its ARN from its name."""
+    (tmp_path / "template.yaml").write_text(ALIAS_BY_NAME)
+    report = json.loads(run_cli("--no-cache", "--format", "json", "--select", "IBP107", ".", cwd=tmp_path).stdout)
+    fixes = [finding["fix"] for finding in report["findings"]]
+    assert fixes == ["Use the ARN: !Sub arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:${ImageAlias}."]

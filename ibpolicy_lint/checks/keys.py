@@ -569,10 +569,8 @@ def key_not_named_by_arn(estate: Estate) -> Iterator[Finding]:
 
 def _arn_fix(identity: KeyIdentity) -> str:
     resource = identity.resource
-    if resource is not None and identity.value.span.file.endswith((".tf", ".tf.json")):
-        return f"Use the ARN: {resource.name}.arn."
-    if resource is not None:
-        return f"Use the ARN: !GetAtt {resource.name}.Arn (for an alias, the alias ARN)."
+    if resource is not None and resource.arn_reference:
+        return f"Use the ARN: {resource.arn_reference}."
     return "Use the key ARN or the alias ARN (arn:aws:kms:<region>:<account>:key/<id> or :alias/<name>)."
 
 
