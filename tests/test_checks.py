@@ -256,3 +256,84 @@ def test_the_ibp107_fix_writes_an_alias_arn_a_template_can_express(tmp_path):
     report = json.loads(run_cli("--no-cache", "--format", "json", "--select", "IBP107", ".", cwd=tmp_path).stdout)
     fixes = [finding["fix"] for finding in report["findings"]]
     assert fixes == ["Use the ARN: !Sub arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:${ImageAlias}."]
+
+
+# --- the destination role ------------------------------------------------------------------------------
+
+TWO_ACCOUNTS = """\
+provider "aws" {
+  region              = "us-east-1"
+  allowed_account_ids = ["111111111111"]
+}
+provider "aws" {
+  alias  = "target"
+  region = "us-east-1"
+  assume_role {
+    role_arn = "arn:aws:iam::222222222222:role/deployer"
+  }
+}
+resource "aws_kms_key" "k" {}
+resource "aws_imagebuilder_image_recipe" "r" {
+  name         = "r"
+  parent_image = "arn:aws:imagebuilder:us-east-1:aws:image/amazon-linux-2-x86/x.x.x"
+  version      = "1.0.0"
+  component { component_arn = "arn:aws:imagebuilder:us-east-1:aws:component/x/1.0.0" }
+  block_device_mapping {
+    device_name = "/dev/xvda"
+    ebs {
+      encrypted  = true
+      kms_key_id = aws_kms_key.k.arn
+    }
+  }
+}
+resource "aws_imagebuilder_distribution_configuration" "d" {
+  name = "d"
+  distribution {
+    region = "us-east-1"
+    ami_distribution_configuration {
+      target_account_ids = ["222222222222"]
+    }
+  }
+}
+resource "aws_imagebuilder_image_pipeline" "p" {
+  name                             = "p"
+  image_recipe_arn                 = aws_imagebuilder_image_recipe.r.arn
+  infrastructure_configuration_arn = "arn:aws:imagebuilder:us-east-1:111111111111:infrastructure-configuration/x"
+  distribution_configuration_arn   = aws_imagebuilder_distribution_configuration.d.arn
+}
+%s
+"""
+
+ROLE = """\
+variable "path" {
+  type = string
+}
+resource "aws_iam_role" "x" {
+  provider = aws.target
+  name     = "EC2ImageBuilderDistributionCrossAccountRole"
+  %s
+  assume_role_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Principal = { AWS = "arn:aws:iam::111111111111:root" }, Action = "sts:AssumeRole" }]
+  })
+  managed_policy_arns = [%s]
+}
+"""
+
+
+def _role_findings(tmp_path, role: str) -> list[tuple[str, str, str]]:
+    (tmp_path / "main.tf").write_text(TWO_ACCOUNTS % role)
+    report = json.loads(run_cli("--no-cache", "--format", "json", ".", cwd=tmp_path).stdout)
+    role_rules = [f for f in report["findings"] if f["rule"] == "IBP204" or f["rule"].startswith("IBP30")]
+    return [(f["rule"], f["severity"], f["message"]) for f in role_rules]
+
+
+def test_an_aws_managed_policy_whose_document_is_not_known_makes_the_role_cannot_tell(tmp_path):
+    """PowerUserAccess may well grant the KMS and EC2 actions: the role is 'cannot tell', never an error."""
+    power = '"arn:aws:iam::aws:policy/PowerUserAccess"'
+    found = _role_findings(tmp_path, ROLE % ("", power))
+    assert {(rule, severity) for rule, severity, _ in found} == {("IBP204", "info"), ("IBP304", "info")}
+    assert all("PowerUserAccess" in message for _, _, message in found)
+    distribution = '"arn:aws:iam::aws:policy/Ec2ImageBuilderCrossAccountDistributionAccess"'
+    found = _role_findings(tmp_path, ROLE % ("", f"{distribution}, {power}"))
+    assert [(rule, severity) for rule, severity, _ in found] == [("IBP204", "info")]

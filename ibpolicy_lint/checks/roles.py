@@ -203,7 +203,10 @@ def _identity_policy(estate: Estate, role: Role, world: World) -> Policy:
         known = aws_managed_policy(name, arn.span) if name else None
         if known is not None:
             policies.append(known)
-        elif name is None:
+        elif name is not None:
+            why = f"the AWS managed policy {name} is attached, whose document ibpolicy-lint does not know"
+            policies.append(Policy(arn.span, unknown=why))
+        else:
             shown = arn.shown() if isinstance(arn, Text) else getattr(arn, "reason", "a managed policy")
             policies.append(Policy(arn.span, unknown=f"the attached policy {shown} is not in the scanned sources"))
     return combined(policies, role.span)
