@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,41 @@ class Run:
     def rules(self) -> list[str]:
         """The rule of every finding, sorted."""
         return sorted(finding["rule"] for finding in self.findings)
+
+
+def cfn_lint_command() -> list[str]:
+    """The installed ``cfn-lint`` console script, run by this interpreter; skips the test without cfn-lint."""
+    pytest.importorskip("cfnlint")
+    (entry,) = entry_points(group="console_scripts", name="cfn-lint")
+    module, function = entry.value.split(":")
+    code = f"import sys; from {module} import {function} as main; sys.argv[0] = 'cfn-lint'; sys.exit(main())"
+    return [sys.executable, "-c", code]
+
+
+def run_cfn_lint(*args: str, cwd: Path | str = REPO, stdin: str | None = None) -> tuple[int, list[dict], str]:
+    """cfn-lint's exit code, its JSON matches and its stderr; fails the test when cfn-lint crashed.
+
+    cfn-lint's exit code is a set of bit flags (2 error, 4 warning, 8 informational matches); 1 is a crash or a
+    usage error. With ``--format json`` it prints a list even when there is no match (``[]``), so an empty or
+    other stdout is a failure too, never "no matches".
+    """
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    completed = subprocess.run(
+        [*cfn_lint_command(), "--format", "json", *args],
+        cwd=cwd,
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    failure = f"cfn-lint exited {completed.returncode}:\n{completed.stderr}\n{completed.stdout[-2000:]}"
+    assert not completed.returncode & ~0b1110 and "Traceback" not in completed.stderr, failure
+    try:
+        matches = json.loads(completed.stdout)
+    except ValueError:
+        pytest.fail(f"cfn-lint printed no JSON report; {failure}")
+    return completed.returncode, matches, completed.stderr
 
 
 def run_cli(*args: str, cwd: Path | str | None = None, timeout: float = 120, env: dict | None = None) -> Run:

@@ -8,16 +8,14 @@ same file. No part of either tool is replaced.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, REPO, run_cli
+from conftest import FIXTURES, REPO, run_cfn_lint, run_cli
 
 cfnlint = pytest.importorskip("cfnlint")
 
@@ -31,40 +29,6 @@ GOOD = FIXTURES / "ibp101-recipe-managed-key" / "good.yaml"
 OVERRIDE = FIXTURES / "parameter-file-override"
 MANAGED_EBS = "arn:aws:kms:us-east-1:999988887777:alias/aws/ebs"
 LEVELS = {"error": "Error", "warning": "Warning", "info": "Informational"}
-
-
-def _cfn_lint_command() -> list[str]:
-    """The installed ``cfn-lint`` console script, run by this interpreter."""
-    (entry,) = entry_points(group="console_scripts", name="cfn-lint")
-    module, function = entry.value.split(":")
-    code = f"import sys; from {module} import {function} as main; sys.argv[0] = 'cfn-lint'; sys.exit(main())"
-    return [sys.executable, "-c", code]
-
-
-def run_cfn_lint(*args: str, cwd: Path | str = REPO, stdin: str | None = None) -> tuple[int, list[dict], str]:
-    """cfn-lint's exit code, its JSON matches and its stderr; fails the test when cfn-lint crashed.
-
-    cfn-lint's exit code is a set of bit flags (2 error, 4 warning, 8 informational matches); 1 is a crash or a
-    usage error. With ``--format json`` it prints a list even when there is no match (``[]``), so an empty or
-    other stdout is a failure too, never "no matches".
-    """
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    completed = subprocess.run(
-        [*_cfn_lint_command(), "--format", "json", *args],
-        cwd=cwd,
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    failure = f"cfn-lint exited {completed.returncode}:\n{completed.stderr}\n{completed.stdout[-2000:]}"
-    assert not completed.returncode & ~0b1110 and "Traceback" not in completed.stderr, failure
-    try:
-        matches = json.loads(completed.stdout)
-    except ValueError:
-        pytest.fail(f"cfn-lint printed no JSON report; {failure}")
-    return completed.returncode, matches, completed.stderr
 
 
 def ours(matches: list[dict]) -> list[dict]:

@@ -4,26 +4,20 @@ reading the configuration, and the cache key's dependencies."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, REPO, run_cli
+from conftest import FIXTURES, REPO, run_cfn_lint, run_cli
 
 BAD = FIXTURES / "ibp101-recipe-managed-key" / "bad.yaml"
 GOOD = FIXTURES / "ibp101-recipe-managed-key" / "good.yaml"
 BROKEN = 'AWSTemplateFormatVersion: "2010-09-09"\nResources:\n  Recipe: {Type: AWS::ImageBuilder::ImageRecipe\n'
-
-
-def rules(run) -> list[str]:
-    return sorted(finding["rule"] for finding in run.findings)
 
 
 def one_line_error(run, *fragments: str) -> None:
@@ -45,7 +39,7 @@ def broken(tmp_path) -> Path:
 
 def test_select_keeps_ibp000_so_a_broken_template_still_fails(broken):
     run = run_cli("--format", "json", "--select", "IBP1", "broken.yaml", cwd=broken)
-    assert rules(run) == ["IBP000"] and run.returncode == 1
+    assert run.rules == ["IBP000"] and run.returncode == 1
     text = run_cli("--select", "IBP1", "broken.yaml", cwd=broken)
     assert "No findings" not in text.stdout and text.returncode == 1
 
@@ -53,20 +47,20 @@ def test_select_keeps_ibp000_so_a_broken_template_still_fails(broken):
 def test_the_configurations_select_keeps_ibp000_too(broken):
     (broken / ".ibpolicy-lint.yaml").write_text("select: [IBP1]\n")
     run = run_cli("--format", "json", cwd=broken)
-    assert rules(run) == ["IBP000"] and run.returncode == 1
+    assert run.rules == ["IBP000"] and run.returncode == 1
 
 
 @pytest.mark.parametrize("ignore", ["IBP000", "IBP0"])
 def test_only_an_ignore_drops_ibp000(broken, ignore):
     run = run_cli("--format", "json", "--select", "IBP1", "--ignore", ignore, "broken.yaml", cwd=broken)
-    assert rules(run) == [] and run.returncode == 0
+    assert run.rules == [] and run.returncode == 0
 
 
 def test_select_still_drops_other_rules_next_to_ibp000(broken):
     shutil.copy(BAD, broken / "pipeline.yaml")
-    everything = rules(run_cli("--format", "json", cwd=broken))
+    everything = run_cli("--format", "json", cwd=broken).rules
     assert {"IBP000", "IBP101", "IBP903"} <= set(everything)
-    assert rules(run_cli("--format", "json", "--select", "IBP9", cwd=broken)) == ["IBP000", "IBP903"]
+    assert run_cli("--format", "json", "--select", "IBP9", cwd=broken).rules == ["IBP000", "IBP903"]
 
 
 # --- a reader that stops early -----------------------------------------------------------------
@@ -115,7 +109,7 @@ def test_per_path_ignores_prefixes_still_work(tmp_path):
     shutil.copy(BAD, tmp_path / "pipeline.yaml")
     (tmp_path / ".ibpolicy-lint.yaml").write_text('per-path-ignores:\n  "*.yaml": [IBP9, ibp101]\n')
     run = run_cli("--format", "json", cwd=tmp_path)
-    assert rules(run) == [] and run.returncode == 0
+    assert run.rules == [] and run.returncode == 0
 
 
 @pytest.mark.parametrize("key", ["select", "ignore"])
@@ -144,7 +138,7 @@ def test_a_utf16_parameter_file_is_read(tmp_path):
     utf8 = run_cli("--format", "json", "--parameter-file", "prod-parameters.json", "pipeline.yaml", cwd=override)
     (tmp_path / "params.json").write_bytes((override / "prod-parameters.json").read_text(encoding="utf-8").encode("utf-16"))
     utf16 = run_cli("--format", "json", "--parameter-file", str(tmp_path / "params.json"), "pipeline.yaml", cwd=override)
-    assert utf16.returncode == utf8.returncode and "IBP102" in rules(utf16)
+    assert utf16.returncode == utf8.returncode and "IBP102" in utf16.rules
     assert [(f["rule"], f["line"]) for f in utf16.findings] == [(f["rule"], f["line"]) for f in utf8.findings]
 
 
@@ -185,22 +179,9 @@ def test_another_python_hcl2_installation_does_not_reuse_the_cache(tmp_path):
 
 
 def _cfn_lint(*args: str, cwd: Path) -> tuple[int, list[dict]]:
-    """The installed ``cfn-lint`` console script, run by this interpreter, with ``--format json``."""
-    pytest.importorskip("cfnlint")
-    (entry,) = entry_points(group="console_scripts", name="cfn-lint")
-    module, function = entry.value.split(":")
-    code = f"import sys; from {module} import {function} as main; sys.argv[0] = 'cfn-lint'; sys.exit(main())"
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    completed = subprocess.run(
-        [sys.executable, "-c", code, "--format", "json", "-c", "I", "-a", "ibpolicy_lint.cfn_lint", *args],
-        cwd=cwd,
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    return completed.returncode, json.loads(completed.stdout) if completed.stdout.strip() else []
+    """The real cfn-lint, informational rules included (``-c I``), with the plugin; fails the test if it crashed."""
+    code, matches, _ = run_cfn_lint("-c", "I", "-a", "ibpolicy_lint.cfn_lint", *args, cwd=cwd)
+    return code, matches
 
 
 def _ids(matches: list[dict]) -> list[str]:
@@ -232,9 +213,10 @@ def test_cfn_lint_plugin_applies_the_configuration_as_the_command_does(template_
     (template_project / ".ibpolicy-lint.yaml").write_text(config)
     code, matches = _cfn_lint("--", "template.yaml", cwd=template_project)
     assert _ids(matches) == expected
+    assert (code == 0) == (matches == []), (code, matches)  # it ran: no match (an excluded file) exits 0, not 1
     command = run_cli("--format", "json", "template.yaml", cwd=template_project)
     mapped = {"IBP101": "E9101", "IBP903": "I9903"}
-    assert sorted(mapped[rule] for rule in rules(command)) == expected
+    assert sorted(mapped[rule] for rule in command.rules) == expected
 
 
 def test_cfn_lint_plugin_finds_the_configuration_upward(template_project):
