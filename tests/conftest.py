@@ -85,6 +85,22 @@ def run_cfn_lint(*args: str, cwd: Path | str = REPO, stdin: str | None = None) -
     return completed.returncode, matches, completed.stderr
 
 
+def mark_cache_entries(folder: Path | str, mark: str = "[from the cache] ") -> int:
+    """Prefix ``mark`` to the message of every finding stored in the scan cache under ``folder``; the number marked.
+
+    A scan that reuses an entry reports the marked messages; one that scans again reports the real ones, so a
+    test can tell a reused entry from a rewritten one (a miss writes a file of the same name).
+    """
+    marked = 0
+    for path in Path(folder).rglob("*.json"):
+        entry = json.loads(path.read_text(encoding="utf-8"))
+        for finding in entry["findings"]:  # rule, severity, message, span, ... (ibpolicy_lint.cache._record)
+            finding[2] = mark + finding[2]
+            marked += 1
+        path.write_text(json.dumps(entry), encoding="utf-8")
+    return marked
+
+
 def run_cli(*args: str, cwd: Path | str | None = None, timeout: float = 120, env: dict | None = None) -> Run:
     """Run ``ibpolicy-lint`` as a user would (``python -m ibpolicy_lint``), in ``cwd``, with extra ``env``."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hostile_inputs import kms_keys_template
 
-from conftest import SCENARIO_IDS, SCENARIOS, run_cli
+from conftest import SCENARIO_IDS, SCENARIOS, mark_cache_entries, run_cli
 
 PIPELINE = """
 resource "aws_imagebuilder_image_recipe" "golden" {
@@ -166,12 +166,16 @@ def test_a_touched_but_unchanged_file_still_reuses_the_entry(live, cache):
     """A ``git checkout`` or a restored CI cache changes times, not content: the same entry answers."""
     write(live.parent / "modules" / "golden" / "locals.tf", MANAGED_KEY)
     first = scan(live, cache)
-    entries = {entry: entry.read_text() for entry in Path(cache["IBPOLICY_LINT_CACHE_DIR"]).rglob("*.json")}
+    entries = set(Path(cache["IBPOLICY_LINT_CACHE_DIR"]).rglob("*.json"))
+    # Mark what the entry stores: a reused entry reports the marked messages, a new scan the real ones.
+    assert mark_cache_entries(cache["IBPOLICY_LINT_CACHE_DIR"], "[stored] ") == len(first.findings) > 0
     for path in [live / "main.tf", *(live.parent / "modules" / "golden").iterdir()]:
         path.write_bytes(path.read_bytes())  # new modification and change times, same bytes
     again = scan(live, cache)
-    assert again.findings == first.findings
-    assert set(Path(cache["IBPOLICY_LINT_CACHE_DIR"]).rglob("*.json")) == set(entries), "a second entry was made"
+    assert again.findings == [{**finding, "message": "[stored] " + finding["message"]} for finding in first.findings], (
+        "the touched files were scanned again instead of reusing the entry"
+    )
+    assert set(Path(cache["IBPOLICY_LINT_CACHE_DIR"]).rglob("*.json")) == entries, "a second entry was made"
 
 
 def test_same_size_edits_are_seen(live, cache):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, REPO, run_cfn_lint, run_cli
+from conftest import FIXTURES, REPO, mark_cache_entries, run_cfn_lint, run_cli
 
 BAD = FIXTURES / "ibp101-recipe-managed-key" / "bad.yaml"
 GOOD = FIXTURES / "ibp101-recipe-managed-key" / "good.yaml"
@@ -161,9 +161,12 @@ def test_another_python_hcl2_installation_does_not_reuse_the_cache(tmp_path):
     entries = lambda: sorted(path.name for path in (cache / "scans").glob("*.json"))  # noqa: E731
 
     first = run_cli("--format", "json", cwd=project, env=env)
+    assert len(entries()) == 1 and first.findings
+    # The same installation reuses the entry: it reports what was stored, here marked, not a new scan.
+    assert mark_cache_entries(cache, "[stored] ") == len(first.findings)
+    reused = run_cli("--format", "json", cwd=project, env=env)
+    assert [finding["message"] for finding in reused.findings] == ["[stored] " + finding["message"] for finding in first.findings]
     assert len(entries()) == 1
-    assert run_cli("--format", "json", cwd=project, env=env).stdout == first.stdout
-    assert len(entries()) == 1  # the same installation: the entry is reused
 
     # A different python-hcl2 on the path (never imported by this CloudFormation-only scan).
     shadow = tmp_path / "shadow" / "hcl2"
