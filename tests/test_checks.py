@@ -337,3 +337,20 @@ def test_an_aws_managed_policy_whose_document_is_not_known_makes_the_role_cannot
     distribution = '"arn:aws:iam::aws:policy/Ec2ImageBuilderCrossAccountDistributionAccess"'
     found = _role_findings(tmp_path, ROLE % ("", f"{distribution}, {power}"))
     assert [(rule, severity) for rule, severity, _ in found] == [("IBP204", "info")]
+
+
+def test_a_role_whose_path_the_sources_do_not_give_is_not_judged_as_the_distribution_role(tmp_path):
+    """Only IBP302's info (verify the path is /), no IBP204/IBP304 error as if the path were /."""
+    found = _role_findings(tmp_path, ROLE % ("path = var.path", ""))
+    assert [(rule, severity) for rule, severity, _ in found] == [("IBP302", "info")]
+    assert "path" in found[0][2]
+
+
+def test_a_case_only_misnaming_with_a_path_the_sources_do_not_give_does_not_say_only_case(tmp_path):
+    role = (ROLE % ("path = var.path", '"arn:aws:iam::aws:policy/Ec2ImageBuilderCrossAccountDistributionAccess"')).replace(
+        '"EC2ImageBuilderDistributionCrossAccountRole"', '"ec2ImageBuilderDistributionCrossAccountRole"'
+    )
+    found = [finding for finding in _role_findings(tmp_path, role) if finding[0] == "IBP302"]
+    assert len(found) == 1
+    assert "only in case" not in found[0][2]
+    assert "path" in found[0][2]

@@ -181,12 +181,19 @@ def _encryption_keys(estate: Estate, views: list[EntryView], world: World | None
 # --- the roles of an account, as they are in one world ------------------------------------------------------
 
 
-def _is_xrole(role: Role, world: World) -> bool:
-    """The role exists in this world and is named exactly XROLE (a path the sources do not give counts as /)."""
-    if not holds(role.condition, world):
+def _is_xrole(role: Role, world: World) -> bool | None:
+    """Whether the role exists in this world, named exactly XROLE with path / (an absent path is /): None when it
+    is named XROLE and its path is a value the sources do not give (IBP302 asks to verify it)."""
+    if not holds(role.condition, world) or literal_text(select(role.role_name, world)) != XROLE_NAME:
         return False
-    path = literal_text(select(role.path, world)) or "/"
-    return literal_text(select(role.role_name, world)) == XROLE_NAME and path == "/"
+    path = _path(role, world)
+    return None if path is None else path == "/"
+
+
+def _path(role: Role, world: World) -> str | None:
+    """The role's path in this world: / when absent, None when the sources do not give it."""
+    path = select(role.path, world)
+    return "/" if is_absent(path) else literal_text(path)
 
 
 def _managed_names(estate: Estate, role: Role, world: World) -> list[str]:
@@ -263,6 +270,7 @@ def _judge_xrole(destination: Destination, role: Role, check: Callable[[list[Ent
 
     def decide_world(world: World) -> Outcome:
         views = destination.copying(world)
+        # A role whose path the sources do not give is not judged as the distribution role: IBP302 asks to verify it.
         return check(views, world) if views and _is_xrole(role, world) else None
 
     return judge(decide_world)
@@ -329,8 +337,8 @@ def _missing(estate: Estate, roles: list[Role], target: Target, destination: Des
     def decide_world(world: World) -> Outcome:
         if target.copying(world) is None or not estate.visible_in(target.account, world):
             return None  # not copied there, or the account's sources are not in the scan in this branch (IBP903)
-        if any(_is_xrole(role, world) for role in roles):
-            return None
+        if any(_is_xrole(role, world) is not False for role in roles):
+            return None  # a role named XROLE whose path the sources do not give: IBP302 asks to verify the path
         present = [role for role in roles if holds(role.condition, world)]
         if any(_meant_for_distribution(estate, role, destination, world) for role in present):
             return None  # IBP302 reports it
@@ -379,7 +387,7 @@ def _misnamed(estate: Estate, role: Role, roles: list[Role], destination: Destin
         name, path = select(role.role_name, world), select(role.path, world)
         if literal_text(name) == XROLE_NAME and not is_absent(path) and literal_text(path) is None:
             return Undecided((path, "path", "/"))
-        if any(_is_xrole(other, world) for other in roles):
+        if any(_is_xrole(other, world) is not False for other in roles):
             return None
         if not _meant_for_distribution(estate, role, destination, world):
             return None
@@ -406,7 +414,7 @@ def _misnamed(estate: Estate, role: Role, roles: list[Role], destination: Destin
 def _name_problem(role: Role, name: Value | None, path: Value | None) -> Outcome:
     """What is wrong with a distribution role's name or path as they are in one world."""
     literal = literal_text(name)
-    shown_path = literal_text(path) or "/"
+    shown_path = "/" if is_absent(path) else literal_text(path)
     if is_absent(name) and role.name_prefix is not None:
         return Violated(("has a generated name (name_prefix)", role.name_prefix, ERROR))
     if is_absent(name):
@@ -415,6 +423,8 @@ def _name_problem(role: Role, name: Value | None, path: Value | None) -> Outcome
         return Undecided((name, "name", XROLE_NAME))
     if literal.lower() == XROLE_NAME.lower() and literal != XROLE_NAME and shown_path == "/":
         return Violated((f"is named {literal}, which differs from {XROLE_NAME} only in case", name, WARNING))
+    if literal.lower() == XROLE_NAME.lower() and literal != XROLE_NAME and shown_path is None:
+        return Violated((f"is named {literal}, not {XROLE_NAME} (and the sources do not give its path)", name, WARNING))
     if literal == XROLE_NAME:
         return Violated((f"has the path {shown_path}, not /", path, ERROR))
     return Violated((f"is named {literal}", name, ERROR))
