@@ -493,7 +493,7 @@ class _Template:
         self.resources_section = _section(root, "Resources")
         self._mapping_keys: dict[str, list[str]] | None = None
         self.resources: dict[str, tuple[str, Value]] = {}
-        for logical_id, raw in _section(root, "Resources").entries.items():
+        for logical_id, raw in self.resources_section.entries.items():
             resource_type = field_of(raw, "Type")
             literal = resource_type.literal if isinstance(resource_type, Text) else None
             self.resources[logical_id] = (literal or "", raw)
@@ -555,8 +555,7 @@ class _Template:
             return value
         if not isinstance(document, MapValue):
             return value
-        offset = _block_offset(value, self.lines)
-        placed = moved(document, *offset) if offset is not None else moved(document, 0, 0, value.span)
+        placed = _embedded(document, value, self.lines)
         # The document as a whole is the property's value, where the string starts.
         return MapValue(entries=placed.entries, key_spans=placed.key_spans, span=value.span)  # type: ignore[attr-defined]
 
