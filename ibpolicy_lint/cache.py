@@ -25,6 +25,7 @@ import sys
 from importlib.util import find_spec
 from pathlib import Path
 
+from . import limits
 from .findings import Finding, Severity
 from .source import SourceText, Span
 
@@ -45,7 +46,10 @@ def default_directory() -> Path:
     return Path(base) / "ibpolicy-lint"
 
 
-_MAX_DIGESTED_BYTES = 8 * 1024 * 1024  # larger files are never read by a scan (IBP000): their stamp must do
+# A template or Terraform file larger than its cap is never read by a scan (IBP000): its stamp must do. (The
+# few inputs read without a cap, a parameter file or a file() target, are hashed up to the same size; a larger
+# one that is only touched is scanned again.)
+_MAX_DIGESTED_BYTES = max(limits.MAX_DOCUMENT_BYTES, limits.MAX_TERRAFORM_BYTES)
 
 
 def digest(path: str) -> str | None:
