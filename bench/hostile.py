@@ -70,8 +70,7 @@ def unreadable(folder: Path, caps: Caps) -> str | None:
 
 
 def nesting(folder: Path, caps: Caps) -> None:
-    for name, data in build.NESTED.items():
-        build.put(folder, name, data)
+    build.put_all(folder, build.NESTED)
 
 
 def binary(folder: Path, caps: Caps) -> None:
