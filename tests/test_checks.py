@@ -354,3 +354,35 @@ def test_a_case_only_misnaming_with_a_path_the_sources_do_not_give_does_not_say_
     assert len(found) == 1
     assert "only in case" not in found[0][2]
     assert "path" in found[0][2]
+
+
+LAUNCH_TEMPLATE = """\
+      target_account_ids = ["%s"]
+    }
+    launch_template_configuration {
+      launch_template_id = "lt-0123456789abcdef0"
+      account_id         = "222222222222"
+"""
+
+
+def test_ibp305_judges_the_launch_template_account_only_where_its_sources_are_in_the_scan(tmp_path):
+    """The target account's only source exists when var.make is true: otherwise IBP305 has nothing to judge."""
+    role = (ROLE % ("", '"arn:aws:iam::aws:policy/Ec2ImageBuilderCrossAccountDistributionAccess"')).replace(
+        "provider = aws.target", "provider = aws.target\n  count    = var.make ? 1 : 0"
+    )
+    (tmp_path / "main.tf").write_text(
+        (TWO_ACCOUNTS % role).replace('      target_account_ids = ["222222222222"]\n', LAUNCH_TEMPLATE % "333333333333")
+    )
+    report = json.loads(run_cli("--no-cache", "--format", "json", "--select", "IBP305", ".", cwd=tmp_path).stdout)
+    messages = [finding["message"] for finding in report["findings"]]
+    assert len(messages) == 1
+    assert "does not allow" in messages[0] and "(when var.make is true)" in messages[0]
+
+
+def test_ibp305_leaves_a_missing_distribution_role_to_ibp301(tmp_path):
+    key = 'resource "aws_kms_key" "there" {\n  provider = aws.target\n}\n'
+    (tmp_path / "main.tf").write_text(
+        (TWO_ACCOUNTS % key).replace('      target_account_ids = ["222222222222"]\n', LAUNCH_TEMPLATE % "222222222222")
+    )
+    report = json.loads(run_cli("--no-cache", "--format", "json", "--select", "IBP301,IBP305", ".", cwd=tmp_path).stdout)
+    assert [finding["rule"] for finding in report["findings"]] == ["IBP301"]

@@ -33,7 +33,7 @@ from ..iam import (
     statement_json,
 )
 from ..kms import KeyIdentity, KeyKind, identify_key
-from ..model import DistributionConfiguration, Role
+from ..model import DistributionConfiguration, DistributionEntry, Role
 from ..sharing import EntryView, Recipient, view_entry
 from ..values import Text, Unknown, Value, World, holds, is_absent, literal_text, members, select
 from ..verdicts import Outcome, Undecided, Verdict, Violated, judge
@@ -632,7 +632,7 @@ def launch_template_permissions(estate: Estate) -> Iterator[Finding]:
                     if not holds(configuration.condition | entry.condition, world):
                         return None
                     account = literal_text(select(value, world))
-                    problem = _launch_template_problem(estate, configuration, account, world) if account else None
+                    problem = _launch_template_problem(estate, configuration, entry, account, world) if account else None
                     return Violated((account, problem)) if problem else None
 
                 verdict = judge(decide)
@@ -649,13 +649,17 @@ def launch_template_permissions(estate: Estate) -> Iterator[Finding]:
                 )
 
 
-def _launch_template_problem(estate: Estate, configuration: DistributionConfiguration, account: str, world: World) -> str | None:
-    """What stops the destination role of another, visible account from updating its launch templates."""
-    if account == configuration.deployment.account or account not in estate.visible_accounts:
+def _launch_template_problem(
+    estate: Estate, configuration: DistributionConfiguration, entry: DistributionEntry, account: str, world: World
+) -> str | None:
+    """What stops the destination role of another account, visible in this world, from updating its launch templates."""
+    if account == configuration.deployment.account or not estate.visible_in(account, world):
         return None
     roles = [role for role in estate.roles_in(account) if _is_xrole(role, world)]
     if not roles:
-        return f"account {account} has no {XROLE_NAME}"
+        view = view_entry(entry, configuration, world)
+        copied = view is not None and any(r.account == account for r in view.others(copies=True))
+        return None if copied else f"account {account} has no {XROLE_NAME}"  # IBP301 reports it for copies
     policy = _identity_policy(estate, roles[0], world)
     caller = Caller(account, roles[0].name)
     missing = [a for a in LAUNCH_TEMPLATE_ACTIONS if decide(policy, caller, a, key_policy=False).answer is Answer.NOT_ALLOWED]
