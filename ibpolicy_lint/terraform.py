@@ -1619,27 +1619,45 @@ class TerraformLoader:
                         arn_reference=f"{address}.arn",
                     )
                     by_key.setdefault(key, []).append((build, header, properties))
+        apart = {key: self._kept_apart(group) for key, group in by_key.items() if len(group) > 1}
+        apart = {key: group for key, group in apart.items() if group}
+        if apart:  # a reference to an address whose instances stay apart names the instance of its branch
+            by_key = {key: [(b, h, _referring(p, apart)) for b, h, p in group] for key, group in by_key.items()}
         found = [resource for group in by_key.values() for resource in self._one_per_address(group)]
-        keys = {resource.key: resource for resource in found}
+        keys = {resource.key: [resource] for resource in found}
+        for key, group in apart.items():
+            keys[key] = [resource for resource in found if resource.key in {h["key"] for _, h, _ in group}]
         for key_reference, policy in policies:
             symbol = key_reference.symbol if isinstance(key_reference, Text) else None
-            target = keys.get(symbol.resource) if isinstance(symbol, Attribute) else None
-            if isinstance(target, KmsKey) and policy is not None:
-                target.policy = policy
+            for target in keys.get(symbol.resource, []) if isinstance(symbol, Attribute) else []:
+                if isinstance(target, KmsKey) and policy is not None:
+                    target.policy = policy
         return found
+
+    def _kept_apart(self, group: list[tuple[Callable[[dict, Value], Resource], dict, Value]]) -> list[tuple]:
+        """The instances at one address, each under its own key, when they are not one resource: in different
+        deployments, or not always one of them where what their conditions have in common holds (one
+        resource for them all would exist in branches where none does, its absent values read as
+        Terraform's defaults there: a default key policy, encryption by default, a role that is there)."""
+        conditions = [h["condition"] for _, h, _ in group]
+        deployment = self._shared_deployment([h["deployment"] for _, h, _ in group], group[0][1]["key"].split("::", 1)[1])
+        if deployment is not None and _always_one(conditions):
+            return []
+        return [(build, {**h, "key": f"{h['key']}#{n}"}, p) for n, (build, h, p) in enumerate(group, 1)]
 
     def _one_per_address(self, group: list[tuple[Callable[[dict, Value], Resource], dict, Value]]) -> list[Resource]:
         """The resource at one address: instances there in different branches (see ``_distinct``) are one
-        resource whose values are those of the branch's instance, absent where none exists."""
+        resource whose values are those of the branch's instance, when one of them exists wherever what
+        their conditions have in common holds; otherwise they stay apart (see ``_kept_apart``)."""
         build, header, properties = group[0]
         if len(group) == 1:
             return [build(header, properties)]
-        deployment = self._shared_deployment([h["deployment"] for _, h, _ in group], header["key"].split("::", 1)[1])
-        if deployment is None or (header["type"] in _KEPT_APART):
-            return [build({**h, "key": f"{h['key']}#{n}"}, p) for n, (build, h, p) in enumerate(group, 1)]
+        apart = self._kept_apart(group)
+        if apart:
+            return [build(h, p) for build, h, p in apart]
         conditions = [h["condition"] for _, h, _ in group]
-        candidates = [(condition, p) for condition, (_, _, p) in zip(conditions, group, strict=True)]
-        merged = _merged(candidates, _always_one(conditions))
+        deployment = self._shared_deployment([h["deployment"] for _, h, _ in group], header["key"].split("::", 1)[1])
+        merged = _merged([(condition, p) for condition, (_, _, p) in zip(conditions, group, strict=True)])
         return [build({**header, "deployment": deployment, "condition": frozenset.intersection(*conditions)}, merged)]
 
     def _shared_deployment(self, deployments: list[Deployment], address: str) -> Deployment | None:
@@ -1653,16 +1671,11 @@ class TerraformLoader:
         return None
 
 
-# Settings whose absent values mean Terraform's defaults (encryption by default on): an instance that does not
-# exist in a branch must not count there, so instances at one address stay apart.
-_KEPT_APART = frozenset({"aws_ebs_encryption_by_default", "aws_ebs_default_kms_key"})
-
-
-def _merged(candidates: list[tuple[Assumption, Value]], always_one: bool) -> Value:
+def _merged(candidates: list[tuple[Assumption, Value]]) -> Value:
     """One value for the instances at one address, each value under its instance's condition. Blocks and
     lists that every instance has are merged key by key and item by item, so that a block written once is
     one volume or entry whose values depend on the branch; elsewhere a choice among the instances' values,
-    absent where none exists. Where one instance always exists (``always_one``), a value they all have is
+    absent where none exists. One instance always exists (see ``_kept_apart``), so a value they all have is
     that value."""
     conditions = [condition for condition, _ in candidates]
     span = candidates[0][1].span
@@ -1671,17 +1684,41 @@ def _merged(candidates: list[tuple[Assumption, Value]], always_one: bool) -> Val
         entries: dict[str, Value] = {}
         for name in dict.fromkeys(name for value in maps for name in value.entries):
             present = [(c, value.entries[name]) for c, value in zip(conditions, maps, strict=True) if name in value.entries]
-            entries[name] = _merged(present, always_one) if len(present) == len(maps) else _choice_among(present, span)
+            entries[name] = _merged(present) if len(present) == len(maps) else _choice_among(present, span)
         key_spans = {name: where for value in reversed(maps) for name, where in value.key_spans.items()}
         return MapValue(entries=entries, key_spans=key_spans, span=span)
     lists = [value for _, value in candidates if isinstance(value, ListValue)]
     if len(lists) == len(candidates) and len({len(value.items) for value in lists}) == 1:
         columns = zip(*(value.items for value in lists), strict=True)
-        merged = [_merged(list(zip(conditions, items, strict=True)), always_one) for items in columns]
+        merged = [_merged(list(zip(conditions, items, strict=True))) for items in columns]
         return ListValue(items=tuple(merged), span=span)
-    if always_one and _same([value for _, value in candidates]):
+    if _same([value for _, value in candidates]):
         return candidates[0][1]
     return _choice_among(candidates, span)
+
+
+def _referring(value: Value, apart: dict[str, list[tuple]]) -> Value:
+    """``value`` with each text naming an attribute of an address in ``apart`` made a choice among the
+    instances there, each under its condition (absent where none exists)."""
+    if isinstance(value, MapValue):
+        return replace(value, entries={name: _referring(entry, apart) for name, entry in value.entries.items()})
+    if isinstance(value, ListValue):
+        return replace(value, items=tuple(_referring(item, apart) for item in value.items))
+    if isinstance(value, Choice):
+        return replace(value, branches=tuple((outcome, _referring(branch, apart)) for outcome, branch in value.branches))
+    if not isinstance(value, Text):
+        return value
+    named = [part.resource for part in value.parts if isinstance(part, Attribute) and part.resource in apart]
+    if not named:
+        return value
+    candidates = []
+    for _, header, _ in apart[named[0]]:
+        key = header["key"].rsplit("#", 1)[0]
+        parts = tuple(
+            replace(p, resource=header["key"]) if isinstance(p, Attribute) and p.resource == key else p for p in value.parts
+        )
+        candidates.append((header["condition"], _referring(replace(value, parts=parts), apart)))
+    return _choice_among(candidates, value.span)
 
 
 def _always_one(conditions: list[Assumption]) -> bool:

@@ -472,7 +472,9 @@ def test_instances_at_one_address_in_every_branch_are_one_resource(tmp_path):
     assert literal_text(role.path) == "/"  # the same in every branch, and one instance always exists
 
 
-def test_instances_at_one_address_in_some_branches_are_absent_in_the_others(tmp_path):
+def test_instances_at_one_address_in_some_branches_stay_apart(tmp_path):
+    # One instance when var.share is true, var.copies (not given) otherwise: in no branch is one of them sure
+    # to exist, so one role for both would hide a missing role where none exists.
     resources = load(
         tmp_path,
         {
@@ -487,13 +489,70 @@ def test_instances_at_one_address_in_some_branches_are_absent_in_the_others(tmp_
             """
         },
     )
-    name = only(resources, Role).role_name
-    assert isinstance(name, Choice) and name.subject == "var.share"
-    assert literal_text(dict(name.branches)["true"]) == "shared"
-    assert {outcome: type(branch).__name__ for outcome, branch in dict(name.branches)["false"].branches} == {
-        "not 0": "Text",
-        "0": "Absent",
-    }
+    roles = [resource for resource in resources if isinstance(resource, Role)]
+    assert sorted(sorted(role.condition) for role in roles) == [
+        [("count of aws_iam_role.r", "not 0"), ("var.share", "false")],
+        [("var.share", "true")],
+    ]
+    assert all(literal_text(role.role_name) == "shared" for role in roles)
+
+
+def test_a_key_at_one_address_in_some_branches_is_not_one_key_everywhere(tmp_path):
+    # Merged, the key would exist where neither instance does, its policy read as the default key policy.
+    resources = load(
+        tmp_path,
+        {
+            "main.tf": """
+            variable "share" { type = bool }
+            variable "copies" { type = number }
+            resource "aws_kms_key" "k" {
+              count       = var.share ? 1 : (var.copies > 2 ? 1 : 0)
+              description = "x"
+            }
+            """
+        },
+    )
+    keys = [resource for resource in resources if isinstance(resource, KmsKey)]
+    assert sorted(sorted(key.condition) for key in keys) == [
+        [("var.copies > 2", "true"), ("var.share", "false")],
+        [("var.share", "true")],
+    ]
+
+
+def test_a_reference_to_instances_kept_apart_names_the_instance_of_its_branch(tmp_path):
+    resources = load(
+        tmp_path,
+        {
+            "main.tf": """
+            variable "share" { type = bool }
+            variable "copies" { type = number }
+            resource "aws_kms_key" "k" {
+              count       = var.share ? 1 : var.copies
+              description = "x"
+            }
+            resource "aws_imagebuilder_distribution_configuration" "d" {
+              name = "d"
+              distribution {
+                region = "us-east-1"
+                ami_distribution_configuration {
+                  kms_key_id = aws_kms_key.k[0].arn
+                }
+              }
+            }
+            """
+        },
+    )
+    keys = {resource.key for resource in resources if isinstance(resource, KmsKey)}
+    assert len(keys) == 2
+    named = set()
+    pending = [only(resources, DistributionConfiguration).entries[0].kms_key_id]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, Choice):
+            pending += [branch for _, branch in value.branches]
+        elif isinstance(value, Text):
+            named.add(value.symbol.resource)
+    assert named == keys
 
 
 def test_instances_that_may_exist_together_stay_apart(tmp_path):
