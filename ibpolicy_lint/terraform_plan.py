@@ -90,6 +90,8 @@ def load_plan(root: MapValue, display: str, configured_account: str | None = Non
             region = field_of(values, "region")  # a resource's own Region (AWS provider v6 plans give every resource one)
             if isinstance(region, Text) and region.literal:
                 deployment = in_region(deployment, region.literal, address, regional)
+            elif region is not None and not is_absent(region):  # known only after apply: not the provider's Region
+                deployment = in_region(deployment, None, address, regional)
             header = dict(
                 key=f"{display}::{address}",
                 name=address,

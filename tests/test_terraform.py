@@ -252,6 +252,22 @@ def test_a_planned_resource_in_its_own_region_and_an_assumed_role_account(tmp_pa
     assert (europe.account, europe.region) == ("111122223333", "eu-west-1")
 
 
+def test_a_planned_region_known_only_after_apply_is_not_the_providers():
+    key = {"address": "aws_kms_key.k", "mode": "managed", "type": "aws_kms_key", "name": "k", "values": {}}
+    plan = {
+        "format_version": "1.2",
+        "planned_values": {"root_module": {"resources": [key]}},
+        "resource_changes": [{"address": "aws_kms_key.k", "change": {"after_unknown": {"region": True}}}],
+        "configuration": {
+            "provider_config": {"aws": {"name": "aws", "expressions": {"region": {"constant_value": "us-east-1"}}}},
+            "root_module": {"resources": []},
+        },
+    }
+    root = parse_json(json.dumps(plan).encode(), "plan.json").root
+    deployment = only(terraform_plan.load_plan(root, "plan.json"), KmsKey).deployment
+    assert deployment.region is None
+
+
 def test_values_a_plan_leaves_out_are_known_only_after_apply():
     distribution = {
         "address": "aws_imagebuilder_distribution_configuration.d",
