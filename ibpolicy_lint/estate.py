@@ -156,39 +156,35 @@ class Estate:
     def roles_in(self, account: str) -> list[Role]:
         return [role for role in self.all(Role) if role.deployment.account == account]
 
-    def role_permissions(self, role: Role, world: World | None = None) -> Permissions:
-        """The role's identity policies: from every branch of the sources, or as they are in ``world``."""
-
-        def one(value: Value) -> Value:
-            return value if world is None else select(value, world)  # type: ignore[return-value]
+    def role_permissions(self, role: Role, world: World) -> Permissions:
+        """The role's identity policies as they are in ``world``."""
 
         def items(value: Value | None) -> list[Value]:
-            return [item for _, item in members(value if world is None else select(value, world))]
+            return [item for _, item in members(select(value, world))]
 
-        documents: list[Value] = [one(document) for document in role.inline_policies]
+        documents: list[Value] = [select(document, world) for document in role.inline_policies]
         arns: list[Value] = items(role.managed_policy_arns)
         for attachment in [*self.all(RolePolicy), *self.all(ManagedPolicy)]:
-            if world is not None and not holds(attachment.condition, world):
+            if not holds(attachment.condition, world):
                 continue
             if not any(self._names_role(reference, role, attachment.deployment, world) for reference in items(attachment.roles)):
                 continue
             if attachment.document is not None:
-                documents.append(one(attachment.document))
+                documents.append(select(attachment.document, world))
             if isinstance(attachment, RolePolicy):
                 arns.extend(items(attachment.policy_arns))
-        for arn in list(arns):
-            policy = self.referenced(arn)
-            if isinstance(policy, ManagedPolicy) and policy.document is not None:
-                documents.append(one(policy.document))
-                arns.remove(arn)
-        return Permissions(tuple(document for document in documents if not is_absent(document)), tuple(arns))
+        # Each ARN with the customer managed policy of the sources it names (None: not in the sources).
+        named = [(arn, policy if isinstance(policy := self.referenced(arn), ManagedPolicy) else None) for arn in arns]
+        documents.extend(select(policy.document, world) for _, policy in named if policy and policy.document is not None)
+        unresolved = tuple(arn for arn, policy in named if policy is None or policy.document is None)
+        return Permissions(tuple(document for document in documents if not is_absent(document)), unresolved)
 
-    def _names_role(self, reference: Value, role: Role, near: Deployment, world: World | None) -> bool:
+    def _names_role(self, reference: Value, role: Role, near: Deployment, world: World) -> bool:
         referenced = self.referenced(reference)
         if referenced is not None:
             return referenced is role
         name = literal_text(reference)
-        own = literal_text(role.role_name if world is None else select(role.role_name, world))
+        own = literal_text(select(role.role_name, world))
         same_account = role.deployment is near or (
             role.deployment.account is not None and role.deployment.account == near.account
         )

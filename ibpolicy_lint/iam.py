@@ -339,7 +339,8 @@ def _normalise_role(resource: str) -> str:
     return resource
 
 
-_NOT_PRESENTED_BY_SERVICES = ("sts:externalid", "aws:multifactorauthpresent", "aws:multifactorauthage")
+# Condition keys a service never presents when it assumes a role (Image Builder's service-linked role included).
+NOT_PRESENTED_BY_SERVICES = ("sts:externalid", "aws:multifactorauthpresent", "aws:multifactorauthage")
 # Condition keys whose value for these calls is known (EBS operations made by EC2 on the caller's behalf).
 _ACCOUNT_KEYS = ("kms:calleraccount", "aws:principalaccount")
 
@@ -391,7 +392,7 @@ def _condition_holds(test: ConditionTest, caller: Caller) -> tuple[Tri, str]:
         return outcome(Tri.of(any(_glob(value).fullmatch("aws:ebs:id") for value in values)))
     if if_exists and key.startswith("kms:encryptioncontext:"):
         return Tri.YES, ""
-    if key in _NOT_PRESENTED_BY_SERVICES and caller.role == SLR_PATH:
+    if key in NOT_PRESENTED_BY_SERVICES and caller.role == SLR_PATH:
         # The service-linked role presents no external ID and no MFA: matching conditions fail,
         # negated ones ("not this external ID", "MFA is false") hold.
         if key == "sts:externalid":

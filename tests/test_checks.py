@@ -386,3 +386,12 @@ def test_ibp305_leaves_a_missing_distribution_role_to_ibp301(tmp_path):
     )
     report = json.loads(run_cli("--no-cache", "--format", "json", "--select", "IBP301,IBP305", ".", cwd=tmp_path).stdout)
     assert [finding["rule"] for finding in report["findings"]] == ["IBP301"]
+
+
+def test_ibp302_words_a_generated_name_the_same_for_every_source_format(tmp_path):
+    role = (ROLE % ("", '"arn:aws:iam::aws:policy/Ec2ImageBuilderCrossAccountDistributionAccess"')).replace(
+        'name     = "EC2ImageBuilderDistributionCrossAccountRole"', 'name_prefix = "distribution"'
+    )
+    found = [finding for finding in _role_findings(tmp_path, role) if finding[0] == "IBP302"]
+    assert [(rule, severity) for rule, severity, _ in found] == [("IBP302", "error")]
+    assert "has a generated name:" in found[0][2]

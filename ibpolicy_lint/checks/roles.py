@@ -16,6 +16,7 @@ from ..estate import Estate
 from ..findings import Finding, Severity
 from ..iam import (
     DISTRIBUTION_POLICY,
+    NOT_PRESENTED_BY_SERVICES,
     SLR_PATH,
     TARGET_CORE_ACTIONS,
     XROLE_NAME,
@@ -51,8 +52,6 @@ KMS_REST = (
     "kms:RevokeGrant",
 )
 LAUNCH_TEMPLATE_ACTIONS = ("ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate", "ec2:DescribeLaunchTemplates")
-# Conditions the Image Builder service never satisfies when it assumes the role.
-UNSATISFIED_BY_THE_SERVICE = ("sts:externalid", "aws:multifactorauthpresent", "aws:multifactorauthage")
 
 # Regions enabled by default in the aws partition (RULES.md, IBP307); any other is opt-in.
 DEFAULT_REGIONS = frozenset(
@@ -143,7 +142,7 @@ def _unresolved_targets(entries: list[Verdict]) -> list[tuple[Recipient, EntryVi
             for recipient in view.undetermined():
                 if recipient.copies:
                     found.setdefault((recipient.value.span, recipient.reason), (recipient, view))
-    return [found[key] for key in sorted(found, key=lambda k: (k[0], k[1]))]
+    return [found[key] for key in sorted(found)]
 
 
 def _needs(estate: Estate, view: EntryView, account: str, source: Account) -> str:
@@ -233,13 +232,13 @@ def _trust_admits(role: Role, world: World, source: Account, targets: frozenset)
     relaxed = Policy(policy.span, tuple(_without_service_conditions(s) for s in policy.statements), policy.unknown)
     relaxed_decision = decide(relaxed, slr, "sts:AssumeRole", key_policy=False)
     if relaxed_decision.answer is Answer.ALLOWED:
-        statement = next(s for s in policy.statements if any(t.key.lower() in UNSATISFIED_BY_THE_SERVICE for t in s.conditions))
+        statement = next(s for s in policy.statements if any(t.key.lower() in NOT_PRESENTED_BY_SERVICES for t in s.conditions))
         return Answer.CANNOT_TELL, statement, "service-condition"
     return Answer.NOT_ALLOWED, _assume_statement(policy), ""
 
 
 def _without_service_conditions(statement: Statement) -> Statement:
-    kept = tuple(test for test in statement.conditions if test.key.lower() not in UNSATISFIED_BY_THE_SERVICE)
+    kept = tuple(test for test in statement.conditions if test.key.lower() not in NOT_PRESENTED_BY_SERVICES)
     return Statement(
         statement.span, statement.effect, statement.actions, statement.not_actions, statement.principals,
         statement.not_principals, statement.has_resource, kept, statement.sid, statement.unknown,
@@ -416,7 +415,7 @@ def _name_problem(role: Role, name: Value | None, path: Value | None) -> Outcome
     literal = literal_text(name)
     shown_path = "/" if is_absent(path) else literal_text(path)
     if is_absent(name) and role.name_prefix is not None:
-        return Violated(("has a generated name (name_prefix)", role.name_prefix, ERROR))
+        return Violated(("has a generated name", role.name_prefix, ERROR))
     if is_absent(name):
         return Violated(("has no name of its own (one is generated at deploy)", None, ERROR))
     if literal is None:
