@@ -280,26 +280,27 @@ def _judge_xrole(destination: Destination, role: Role, check: Callable[[list[Ent
 
 @emits("IBP903")
 def target_account_not_scanned(estate: Estate) -> Iterator[Finding]:
-    reported: set[str] = set()
     entries = _entries(estate)
+    by_account: dict[str, list[Target]] = {}
     for target in _targets(entries):
-        if target.account in reported:
-            continue
-
+        by_account.setdefault(target.account, []).append(target)
+    for account, targets in by_account.items():
+        # One finding per account, over every entry that copies there: in which branches is the copy
+        # made while the account's sources are not in the scan?
         def decide(world: World) -> Outcome:
-            copied = target.copying(world) is not None
-            return Violated(None) if copied and not estate.visible_in(target.account, world) else None
+            copied = any(target.copying(world) is not None for target in targets)
+            return Violated(None) if copied and not estate.visible_in(account, world) else None
 
         verdict = judge(decide)
         if not verdict.violated:
             continue
-        reported.add(target.account)
+        target = targets[0]
         yield Finding(
             "IBP903",
             INFO,
-            f"{target.view.configuration.name} copies the image to account {target.account}, whose sources are not in the "
-            f"scan{verdict.condition()}: verify that account {target.account} has "
-            f"{_needs(estate, target.view, f'account {target.account}', target.source)}.",
+            f"{target.view.configuration.name} copies the image to account {account}, whose sources are not in the "
+            f"scan{verdict.condition()}: verify that account {account} has "
+            f"{_needs(estate, target.view, f'account {account}', target.source)}.",
             target.recipient.value.span,
             target.view.configuration.name,
         )
