@@ -210,9 +210,10 @@ class _Completion:
         if len(parts) != 3 or parts[0] in ("var", "local", "module", "each", "count", "path", "self", "terraform"):
             return None
         target = f"{self.prefix}{'data.' if mode == 'data' else ''}{parts[0]}.{parts[1]}"
-        match = target if target in self.addresses else None
-        if match is None:
-            match = next((a for a in sorted(self.addresses) if _INDEX.sub("", a) == target), None)
+        # The plan's references drop the index: aws_x.y of a counted aws_x.y[0] names that instance only when
+        # it is the only one; of several, it cannot tell which.
+        instances = [address for address in self.addresses if _INDEX.sub("", address) == target]
+        match = target if target in self.addresses else instances[0] if len(instances) == 1 else None
         if match is None:
             return None
         attribute = neutral_attribute(parts[0], parts[2], mode) or parts[2]

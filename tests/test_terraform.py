@@ -678,3 +678,12 @@ def test_a_vendored_module_under_a_module_whose_name_ends_in_module(tmp_path):
         },
     )
     assert only(resources, Role).name == "module.base_module.module.image.aws_iam_role.vendored"
+
+
+def test_a_plan_reference_without_an_index_names_a_counted_resource_only_when_it_has_one_instance():
+    """Plan references drop the index (aws_kms_key.k for aws_kms_key.k[0]): with several instances, which one
+    is meant cannot be told, and the value stays known only after apply."""
+    one = terraform_plan._Completion("plan.json", "", {"aws_kms_key.k[0]"}, "aws_x.y")
+    several = terraform_plan._Completion("plan.json", "", {"aws_kms_key.k[0]", "aws_kms_key.k[1]"}, "aws_x.y")
+    assert one.reference("aws_kms_key.k.arn").resource == "plan.json::aws_kms_key.k[0]"
+    assert several.reference("aws_kms_key.k.arn") is None
