@@ -1742,11 +1742,11 @@ def _same(values: list[Value]) -> bool:
     return False
 
 
-# Resource types a rule can read, and the marker of a suppression comment: a module folder without any
-# of them (and calling none that has them) cannot change a finding, so it is not parsed.
-_RELEVANT = re.compile(rb"aws_imagebuilder_|aws_kms_|aws_iam_|aws_ebs_|ibpolicy-lint")
-# The same, less IAM: a folder whose only relevant resources are IAM ones matters only where its account can be known.
-_RELEVANT_WITHOUT_IAM = re.compile(rb"aws_imagebuilder_|aws_kms_|aws_ebs_|ibpolicy-lint")
+# Resource types a rule can read, less IAM, and the marker of a suppression comment: a module folder
+# without any of them (and calling none that has them) cannot change a finding, so it is not parsed.
+_RELEVANT = re.compile(rb"aws_imagebuilder_|aws_kms_|aws_ebs_|ibpolicy-lint")
+# A folder whose only relevant resources are IAM ones matters only where its account can be known.
+_IAM = re.compile(rb"aws_iam_")
 # Provider settings that can name an account (see provider_settings), in HCL or JSON; whole words, so that
 # a comment may stand before the block and assume_role_policy does not count.
 _ACCOUNT_SETTING = re.compile(rb"\b(?:assume_role|allowed_account_ids)\b")
@@ -1825,9 +1825,9 @@ def _read_module_folder(
         if len(data) > limits.MAX_TERRAFORM_BYTES:
             relevant.add(folder)  # let the loader report it
         data = _searchable(path, data)
-        if _RELEVANT_WITHOUT_IAM.search(data):
+        if _RELEVANT.search(data):
             relevant.add(folder)
-        elif _RELEVANT.search(data):
+        elif _IAM.search(data):
             iam_only.add(folder)
         if _ACCOUNT_SETTING.search(data):
             names_account.add(folder)
